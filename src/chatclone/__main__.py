@@ -1,0 +1,5 @@
+"""`python -m chatclone …` runs the CLI."""
+
+from chatclone.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""The `chatclone` command. Each command is a thin wrapper over a library call; output for people
+goes through `chatclone.render`, `--json` output is plain JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chatclone import __version__
+from chatclone.errors import ChatcloneError
+from chatclone.workspace import ENV_VAR, Workspace
+
+app = typer.Typer(
+    name="chatclone",
+    help="Turn your exported chat history into a digital clone that texts like you.\n\n"
+    "Everything stays on this machine. Start with `chatclone ingest EXPORT`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    add_completion=False,
+)
+
+_state = {"debug": bool(os.environ.get("CHATCLONE_DEBUG"))}
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        help=f"The clone's folder (chatclone.toml, chatclone.db). Default: ${ENV_VAR}, "
+        "else the current directory.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"chatclone {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Exports: WhatsApp .txt or .zip, Telegram result.json, or folders holding them.",
+            show_default=False,
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (and store nothing) if any line is not understood.")
+    ] = False,
+) -> None:
+    """Read chat exports into the workspace's store. Ingesting the same export twice adds nothing;
+    overlapping exports of one chat merge. Any unreadable file stores nothing at all."""
+    from chatclone import render
+    from chatclone.ingest import ingest as run_ingest
+
+    ws = Workspace.resolve(workspace)
+    with render.ProgressBars(enabled=not as_json) as bars:
+        result = run_ingest(ws, paths, progress=bars.start, strict=strict)
+    if as_json:
+        _emit_json(result.to_json())
+    else:
+        render.ingest_result(result, ws)
+
+
+@app.command()
+def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """What the store holds: messages, chats, senders, and who "me" is and how that was decided."""
+    from chatclone import render
+    from chatclone.stats import collect_stats
+
+    ws = Workspace.resolve(workspace)
+    with ws.open_store() as store:
+        data = collect_stats(store, ws.settings())
+    if as_json:
+        _emit_json(data)
+    else:
+        render.stats(data)
+
+
+@app.command()
+def messages(
+    chat: Annotated[
+        str | None, typer.Option("--chat", help="Only this chat (its name or id).", show_default=False)
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every stored message in time order. With `--json`, one JSON object per line (keys `chat`,
+    `ts`, `sender`, `kind`, `text`, and more)."""
+    from chatclone import render
+
+    ws = Workspace.resolve(workspace)
+    with ws.open_store() as store:
+        if chat is not None and not any(chat in (c.name, c.id) for c in store.chats()):
+            raise ChatcloneError(f"no chat named '{chat}'; `chatclone stats` lists the chats")
+        render.message_lines(store.iter_messages(chat), as_json)
+
+
+@app.command()
+def me(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Your name as it appears in the chats.", show_default=False),
+    ] = None,
+    alias: Annotated[
+        list[str] | None,
+        typer.Option("--alias", help="Another name you appear under (repeatable).", show_default=False),
+    ] = None,
+    unset: Annotated[bool, typer.Option("--unset", help="Go back to inferring who you are.")] = False,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set who is being cloned. Without NAME it shows who "me" is and how that was decided."""
+    from chatclone import render
+    from chatclone.me import set_me, show_me
+
+    ws = Workspace.resolve(workspace)
+    if name is not None or alias or unset:
+        warning = set_me(ws, name, alias, unset)
+        if warning:
+            render.warn(warning)
+    decision = show_me(ws)
+    if as_json:
+        _emit_json(render.me_json(decision))
+    else:
+        render.me(decision)
+
+
+def main() -> None:
+    """Entry point: typed errors become one line on stderr and a non-zero exit."""
+    try:
+        app()
+    except ChatcloneError as e:
+        if _state["debug"]:
+            raise
+        print(f"chatclone: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        print("chatclone: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:
+        if _state["debug"]:
+            raise
+        print(
+            f"chatclone: internal error: {type(e).__name__}: {e} "
+            "(run with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        sys.exit(70)

@@ -1,0 +1,73 @@
+"""The normalized message model: the one vocabulary every stage speaks.
+
+A parser turns an export into `Message`s; the store keeps them; later stages read them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What a message is, independent of the messenger it came from."""
+
+    TEXT = "text"
+    MEDIA = "media"  # photo, video, voice note, sticker, file…; a caption stays in `text`
+    DELETED = "deleted"  # "This message was deleted" and its translations
+    SYSTEM = "system"  # group events, encryption notices; no sender
+    CALL = "call"  # voice/video calls, missed or not
+    LOCATION = "location"
+    POLL = "poll"
+    CONTACT = "contact"  # a shared contact card
+
+
+@dataclass(slots=True)
+class Message:
+    """One message as written in an export.
+
+    `ts` is the local wall-clock time the export shows, in ISO 8601 (`2024-03-14T19:05` or, where
+    the export has seconds, `2024-03-14T19:05:12`): exports carry no time zone, so none is invented.
+    """
+
+    chat: str  # the chat's display name
+    chat_id: str  # stable across exports of the same chat
+    source: str  # "whatsapp", "telegram", …
+    ts: str
+    sender: str | None  # display name; None for system lines
+    kind: Kind
+    text: str  # newlines kept; markers such as "<This message was edited>" stripped
+    edited: bool = False
+    reply_to: str | None = None  # source id of the message this one answers
+    source_id: str | None = None  # the message's own id where the export has one
+    attachment: str | None = None  # media file name where the export names it
+    origin_file: str = ""  # provenance: which file …
+    origin_line: int | None = None  # … and which line (text exports)
+
+    def content_hash(self) -> bytes:
+        """Identity of the message's content, for de-duplicating repeated imports.
+
+        The attachment name is left out on purpose: an export "with media" and one "without media"
+        of the same chat describe the same messages.
+        """
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.chat_id, self.ts, self.sender or "", self.kind.value, self.text):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        return h.digest()
+
+
+@dataclass(slots=True, frozen=True)
+class Chat:
+    """A conversation: a group or a one-to-one chat."""
+
+    id: str
+    name: str
+    source: str
+
+
+def chat_id_for(source: str, name: str) -> str:
+    """A stable id for a chat known only by its name (WhatsApp exports have no ids)."""
+    digest = hashlib.blake2b(name.strip().casefold().encode(), digest_size=6).hexdigest()
+    return f"{source}:{digest}"

@@ -1,0 +1,46 @@
+"""Parsers, one module per messenger, and the registry that picks one by sniffing the file.
+
+Built-in parsers register through the same `register()` that a plugin would call.
+"""
+
+from __future__ import annotations
+
+from chatclone.parsers.base import ParseReport, Parser, Source
+
+_REGISTRY: list[Parser] = []
+
+
+def register(parser: Parser) -> None:
+    """Make a parser available to `chatclone ingest`. Later registrations are tried first."""
+    _REGISTRY.insert(0, parser)
+
+
+def parsers() -> list[Parser]:
+    _load_builtins()
+    return list(_REGISTRY)
+
+
+def find_parser(source: Source) -> Parser | None:
+    """The first registered parser that recognises `source`, or None."""
+    for parser in parsers():
+        if parser.sniff(source):
+            return parser
+    return None
+
+
+_loaded = False
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from chatclone.parsers.telegram import TelegramParser
+    from chatclone.parsers.whatsapp import WhatsAppParser
+
+    register(TelegramParser())
+    register(WhatsAppParser())
+
+
+__all__ = ["ParseReport", "Parser", "Source", "find_parser", "parsers", "register"]

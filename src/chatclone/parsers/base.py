@@ -1,0 +1,157 @@
+"""The small interface every parser implements, and the `Source` it reads from."""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from chatclone.errors import InputError
+from chatclone.messages import Message
+
+SNIFF_BYTES = 64 * 1024
+MAX_REPORTED_LINES = 10
+
+
+@dataclass
+class Source:
+    """One file to parse: a file on disk or a member of a zip archive.
+
+    `display` is what error messages name (`export.zip:_chat.txt`); `name_hint` is the file name a
+    parser may take the chat's name from (for `_chat.txt` inside a zip, the zip's name).
+    """
+
+    display: str
+    opener: Callable[[], IO[bytes]]
+    size: int
+    name_hint: str
+    _head: bytes | None = field(default=None, repr=False)
+
+    def open(self) -> IO[bytes]:
+        return self.opener()
+
+    def head(self) -> bytes:
+        """The first bytes of the file, for sniffing (read once, cached)."""
+        if self._head is None:
+            with self.open() as f:
+                self._head = f.read(SNIFF_BYTES)
+        return self._head
+
+
+@dataclass
+class ParseReport:
+    """What a parser noticed besides messages: counts, problems, and facts about the export."""
+
+    lines: int = 0  # text exports: every physical line read
+    header_lines: int = 0  # lines that start a message
+    continuation_lines: int = 0  # lines appended to the message before them
+    blank_lines: int = 0  # blank lines outside any message (start of file, trailing)
+    unparsed: int = 0  # lines (or records) that could not be understood
+    unparsed_lines: list[int] = field(default_factory=list)  # the first few line numbers
+    notes: list[str] = field(default_factory=list)  # e.g. how the date format was inferred
+    owner: tuple[str, str] | None = None  # (display name, user id) of an account export's owner
+    progress: Callable[[int], None] | None = None  # called with the byte position now and then
+
+    def not_understood(self, line: int) -> None:
+        self.unparsed += 1
+        if len(self.unparsed_lines) < MAX_REPORTED_LINES:
+            self.unparsed_lines.append(line)
+
+
+class Parser(Protocol):
+    """A messenger's export format."""
+
+    name: str  # short id, e.g. "whatsapp"
+    description: str  # one line for `--help` and errors
+
+    def sniff(self, source: Source) -> bool:
+        """True if this parser recognises the file (looking at its first bytes only)."""
+        ...
+
+    def parse(self, source: Source, report: ParseReport) -> Iterator[Message]:
+        """Yield every message in the file; count what could not be understood in `report`.
+
+        Raises `InputError` for a file that cannot be read at all (bad encoding, truncated…).
+        """
+        ...
+
+
+def sniff_encoding(head: bytes) -> str | None:
+    """The text encoding of a file from its first bytes, or None if it looks binary.
+
+    WhatsApp writes UTF-8, sometimes with a BOM; some Windows tools re-save it as UTF-16.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        sample = head[:4096]
+        even, odd = sample[0::2], sample[1::2]
+        if odd and odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even and even.count(0) > 0.4 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
+        return None
+    return "utf-8"
+
+
+def iter_text_lines(
+    source: Source, encoding: str, progress: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """Yield the file's lines without their line endings.
+
+    Undecodable bytes fail with the line number they are on. `progress` gets the byte position
+    every few thousand lines.
+    """
+    with source.open() as f:
+        if encoding.startswith("utf-16"):
+            yield from _iter_utf16_lines(source, f, encoding, progress)
+            return
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    source.display,
+                    f"not valid UTF-8 text (undecodable byte 0x{raw[e.start]:02x}); "
+                    "is this really a chat export?",
+                    lineno,
+                ) from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")
+            elif progress is not None and not lineno & 0x3FFF:
+                progress(f.tell())
+            yield line.rstrip("\r\n")
+
+
+def _iter_utf16_lines(
+    source: Source, f: IO[bytes], encoding: str, progress: Callable[[int], None] | None
+) -> Iterator[str]:
+    text = io.TextIOWrapper(f, encoding=encoding, newline=None)
+    lineno = 0
+    try:
+        for line in text:
+            lineno += 1
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")
+            elif progress is not None and not lineno & 0x3FFF:
+                progress(f.tell())
+            yield line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(
+            source.display, f"not valid {encoding} text (undecodable bytes)", lineno + 1
+        ) from None
+
+
+def head_text(source: Source) -> str | None:
+    """The sniffable start of a text file, decoded leniently; None if it looks binary."""
+    head = source.head()
+    encoding = sniff_encoding(head)
+    if encoding is None:
+        return None
+    if encoding.startswith("utf-16") and len(head) % 2:
+        head = head[:-1]
+    return head.decode(encoding, errors="replace").lstrip("\ufeff")

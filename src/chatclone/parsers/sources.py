@@ -1,0 +1,111 @@
+"""From the paths a user gives to the `Source`s the parsers read: files, folders and zip archives."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import IO
+
+from chatclone.errors import InputError
+from chatclone.parsers import Parser, find_parser
+from chatclone.parsers.base import Source
+
+# Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
+CANDIDATE_SUFFIXES = {".txt", ".json"}
+
+
+@dataclass
+class Found:
+    """A source and the parser that recognised it."""
+
+    source: Source
+    parser: Parser
+
+
+def discover(path: Path) -> list[Found]:
+    """Every chat export found at `path`; raises `InputError` if there is none or it can't be read."""
+    if not path.exists():
+        raise InputError(str(path), "no such file or directory")
+    if path.is_dir():
+        found = [f for p in sorted(path.rglob("*")) if p.is_file() for f in _from_dir_entry(p)]
+        if not found:
+            raise InputError(str(path), "no chat export found in this folder")
+        return found
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
+        return _from_zip(path)
+    return [_recognise(_file_source(path))]
+
+
+def _from_dir_entry(path: Path) -> Iterator[Found]:
+    # Inside a folder only likely candidates are sniffed, and what no parser knows is skipped:
+    # an export folder is mostly media.
+    if path.suffix.lower() == ".zip":
+        yield from _from_zip(path, quiet=True)
+    elif path.suffix.lower() in CANDIDATE_SUFFIXES:
+        source = _file_source(path)
+        if source.size and (parser := find_parser(source)) is not None:
+            yield Found(source, parser)
+
+
+def _file_source(path: Path) -> Source:
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputError(str(path), f"cannot read: {e.strerror}") from None
+    hint = path.name if path.name != "_chat.txt" else f"{path.parent.name}.txt"
+    return Source(str(path), partial(_open_file, path), size, hint)
+
+
+def _open_file(path: Path) -> IO[bytes]:
+    try:
+        return path.open("rb")
+    except OSError as e:
+        raise InputError(str(path), f"cannot read: {e.strerror}") from None
+
+
+def _recognise(source: Source) -> Found:
+    if source.size == 0:
+        raise InputError(source.display, "the file is empty")
+    parser = find_parser(source)
+    if parser is None:
+        raise InputError(
+            source.display,
+            "not a chat export chatclone understands (expected a WhatsApp .txt or .zip, "
+            "or Telegram Desktop's result.json)",
+        )
+    return Found(source, parser)
+
+
+def _from_zip(path: Path, quiet: bool = False) -> list[Found]:
+    try:
+        archive = zipfile.ZipFile(path)
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, OSError) as e:
+        if quiet:
+            return []
+        problem = f"not a readable zip archive (truncated or corrupt?): {e}"
+        raise InputError(str(path), problem) from None
+    found = []
+    for member in members:
+        member_path = Path(member.filename)
+        if member_path.suffix.lower() not in CANDIDATE_SUFFIXES or member.file_size == 0:
+            continue
+        # iOS names the text `_chat.txt`; the chat's name is then in the zip's own name.
+        hint = f"{path.stem}.txt" if member_path.name == "_chat.txt" else member_path.name
+        opener = partial(_open_member, path, member.filename)
+        source = Source(f"{path}:{member.filename}", opener, member.file_size, hint)
+        if (parser := find_parser(source)) is not None:
+            found.append(Found(source, parser))
+    if not found and not quiet:
+        raise InputError(str(path), "this zip holds no chat export chatclone understands")
+    return found
+
+
+def _open_member(path: Path, name: str) -> IO[bytes]:
+    try:
+        return zipfile.ZipFile(path).open(name)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InputError(f"{path}:{name}", f"cannot read from the zip: {e}") from None

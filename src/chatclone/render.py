@@ -1,0 +1,174 @@
+"""Output for people: tables, progress bars and warnings, on a rich console.
+
+Progress bars and warnings go to stderr so that stdout stays clean for pipes and `--json`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from chatclone.ingest import IngestResult
+from chatclone.me import MeDecision
+from chatclone.messages import Kind, Message
+from chatclone.workspace import Workspace
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+# Files smaller than this are read before a bar would even draw.
+PROGRESS_MIN_BYTES = 2 * 1024 * 1024
+
+
+class ProgressBars:
+    """One progress bar per big file, on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not self.enabled,
+        )
+
+    def __enter__(self) -> ProgressBars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.__exit__(t, e, tb)
+
+    def start(self, name: str, size: int) -> Callable[[int], None] | None:
+        if not self.enabled or size < PROGRESS_MIN_BYTES:
+            return None
+        task = self.progress.add_task(name.rsplit("/", 1)[-1], total=size)
+        return lambda position: self.progress.update(task, completed=position)
+
+
+def warn(text: str) -> None:
+    err.print(f"[yellow]warning:[/] {text}", markup=True)
+
+
+def ingest_result(result: IngestResult, ws: Workspace) -> None:
+    table = Table(title=f"Ingested into {ws.root}", title_justify="left")
+    for col in ("File", "Format", "Chats", "Added", "Already present", "Not understood"):
+        table.add_column(col, justify="right" if col[0] in "ANn" and col != "File" else "left")
+    for f in result.files:
+        bad = str(f.unparsed)
+        if f.unparsed:
+            more = "…" if f.unparsed > len(f.unparsed_lines) else ""
+            bad += f" (lines {', '.join(map(str, f.unparsed_lines))}{more})"
+        chats = ", ".join(f.chats) if len(f.chats) <= 3 else f"{len(f.chats)} chats"
+        table.add_row(f.path, f.parser, chats, str(f.added), str(f.present), bad)
+    out.print(table)
+    for f in result.files:
+        for note in f.notes:
+            out.print(f"[dim]{f.path}: {note}[/]")
+    if result.total("unparsed"):
+        warn(
+            f"{result.total('unparsed')} line(s) were not understood and not stored; "
+            "the line numbers are above (`--strict` makes this an error)"
+        )
+    out.print(f"{result.total('added')} new messages, {result.total('present')} already stored.")
+
+
+def stats(data: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]{data['messages']}[/] messages from people in [bold]{data['chats']}[/] chats "
+        f"({data['stored']} stored lines in all), {data['first'] or '–'} to {data['last'] or '–'}"
+    )
+    chats = Table(title="Chats", title_justify="left")
+    for col in ("Chat", "Source", "Messages", "First", "Last"):
+        chats.add_column(col, justify="right" if col == "Messages" else "left")
+    for c in data["chat_list"]:
+        chats.add_row(c["name"], c["source"], str(c["messages"]), c["first"] or "", c["last"] or "")
+    out.print(chats)
+    senders = Table(title="Senders", title_justify="left")
+    senders.add_column("Sender")
+    senders.add_column("Messages", justify="right")
+    for name, n in list(data["senders"].items())[:20]:
+        senders.add_row(name, str(n))
+    if len(data["senders"]) > 20:
+        senders.add_row(f"… {len(data['senders']) - 20} more", "")
+    out.print(senders)
+    out.print("Kinds: " + ", ".join(f"{k} {n}" for k, n in data["kinds"].items()))
+    me(MeDecision(data["me"], data["me_aliases"], data["me_how"], data["me_detail"],
+                  data["me_candidates"]))  # fmt: skip
+
+
+def me(decision: MeDecision) -> None:
+    if decision.name:
+        aliases = f" (also {', '.join(decision.aliases)})" if decision.aliases else ""
+        out.print(f"Me: [bold]{decision.name}[/]{aliases}: {decision.detail}")
+    else:
+        extra = f" Candidates: {', '.join(decision.candidates)}." if decision.candidates else ""
+        out.print(f"Me: [yellow]not decided[/]: {decision.detail}.{extra}")
+
+
+def me_json(decision: MeDecision) -> dict[str, Any]:
+    return {
+        "me": decision.name,
+        "aliases": decision.aliases,
+        "how": decision.how,
+        "detail": decision.detail,
+        "candidates": decision.candidates,
+    }
+
+
+def message_lines(messages: Iterable[Message], as_json: bool) -> None:
+    """Write messages to stdout as they come (the store may hold millions)."""
+    write = sys.stdout.write
+    for m in messages:
+        if as_json:
+            write(json.dumps(message_json(m), ensure_ascii=False) + "\n")
+        else:
+            write(_message_text(m) + "\n")
+
+
+def message_json(m: Message) -> dict[str, Any]:
+    return {
+        "chat": m.chat,
+        "ts": m.ts,
+        "sender": m.sender,
+        "kind": m.kind.value,
+        "text": m.text,
+        "edited": m.edited,
+        "reply_to": m.reply_to,
+        "attachment": m.attachment,
+        "source": m.source,
+        "chat_id": m.chat_id,
+        "source_id": m.source_id,
+        "origin": f"{m.origin_file}:{m.origin_line}" if m.origin_line else m.origin_file,
+    }
+
+
+def _message_text(m: Message) -> str:
+    who = f"{m.sender}: " if m.sender else "* "
+    body = m.text
+    if m.kind is not Kind.TEXT:
+        label = f"<{m.kind.value}{': ' + m.attachment if m.attachment else ''}>"
+        body = f"{label} {body}".rstrip()
+    if m.edited:
+        body += " (edited)"
+    return f"{m.ts}  [{m.chat}] {who}{body}".replace("\n", "\n    ")

@@ -1,0 +1,279 @@
+"""The SQLite store of every message, with numbered schema migrations.
+
+Rows are content-addressed so that ingesting the same export twice adds nothing and two
+overlapping exports of one chat merge to exactly their union:
+
+- a message with an id of its own (Telegram) is keyed by chat and id;
+- a message without one (WhatsApp) is keyed by its content (chat, time, sender, kind, text) plus
+  its occurrence number among identical messages *in the same file*. The same sender writing "ok"
+  twice in one minute gives keys `…#0` and `…#1`, so genuine repeats are kept, while the same two
+  messages in a newer export map to the same two keys again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chatclone.errors import WorkspaceError
+from chatclone.messages import Kind, Message
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "m001_initial",
+        """
+        CREATE TABLE chats (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL
+        );
+        CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            path TEXT NOT NULL,
+            parser TEXT NOT NULL,
+            messages INTEGER NOT NULL,
+            added INTEGER NOT NULL,
+            unparsed INTEGER NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            key BLOB NOT NULL UNIQUE,
+            chat_id TEXT NOT NULL REFERENCES chats(id),
+            ts TEXT NOT NULL,
+            sender TEXT,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            edited INTEGER NOT NULL DEFAULT 0,
+            reply_to TEXT,
+            source_id TEXT,
+            attachment TEXT,
+            origin_file TEXT NOT NULL,
+            origin_line INTEGER,
+            import_id INTEGER REFERENCES imports(id)
+        );
+        CREATE INDEX messages_chat_ts ON messages (chat_id, ts);
+        CREATE TABLE account_owners (
+            source TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            PRIMARY KEY (source, user_id)
+        );
+        """,
+    ),
+]
+
+_INSERT = (
+    "INSERT OR IGNORE INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
+    "source_id, attachment, origin_file, origin_line, import_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COLUMNS = (
+    "c.name, m.chat_id, c.source, m.ts, m.sender, m.kind, m.text, m.edited, m.reply_to, "
+    "m.source_id, m.attachment, m.origin_file, m.origin_line"
+)
+BATCH = 5000
+
+
+@dataclass
+class AddResult:
+    messages: int = 0  # messages offered
+    added: int = 0  # of which new to the store
+
+    @property
+    def present(self) -> int:
+        return self.messages - self.added
+
+
+@dataclass
+class ChatSummary:
+    id: str
+    name: str
+    source: str
+    messages: int
+    first: str | None
+    last: str | None
+
+
+class Store:
+    """One workspace's `chatclone.db`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise WorkspaceError(f"{path}: not a chatclone store ({e})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in self.db.execute("SELECT name FROM schema_migrations")}
+        known = {name for name, _ in MIGRATIONS}
+        if unknown := done - known:
+            raise WorkspaceError(
+                f"{self.path}: written by a newer chatclone (migrations {', '.join(sorted(unknown))});"
+                " upgrade chatclone to use it"
+            )
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
+
+    def migrations(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside lands whole or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def start_import(self, path: str, parser: str) -> int:
+        cur = self.db.execute(
+            "INSERT INTO imports (at, path, parser, messages, added, unparsed) "
+            "VALUES (?, ?, ?, 0, 0, 0)",
+            (_now(), path, parser),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_import(self, import_id: int, result: AddResult, unparsed: int) -> None:
+        self.db.execute(
+            "UPDATE imports SET messages = ?, added = ?, unparsed = ? WHERE id = ?",
+            (result.messages, result.added, unparsed, import_id),
+        )
+
+    def add_messages(self, messages: Iterable[Message], import_id: int | None = None) -> AddResult:
+        """Store the messages of one file; call inside `transaction()`."""
+        result = AddResult()
+        occurrences: dict[bytes, int] = {}
+        known_chats: set[str] = set()
+        batch: list[tuple[object, ...]] = []
+        for m in messages:
+            if m.chat_id not in known_chats:
+                known_chats.add(m.chat_id)
+                self.db.execute(
+                    "INSERT INTO chats (id, name, source) VALUES (?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                    (m.chat_id, m.chat, m.source),
+                )
+            batch.append((
+                _key(m, occurrences), m.chat_id, m.ts, m.sender, m.kind.value, m.text,
+                int(m.edited), m.reply_to, m.source_id, m.attachment, m.origin_file,
+                m.origin_line, import_id,
+            ))  # fmt: skip
+            if len(batch) >= BATCH:
+                self._insert(batch, result)
+        self._insert(batch, result)
+        return result
+
+    def _insert(self, batch: list[tuple[object, ...]], result: AddResult) -> None:
+        if batch:
+            cur = self.db.executemany(_INSERT, batch)
+            result.messages += len(batch)
+            result.added += cur.rowcount
+            batch.clear()
+
+    def set_owner(self, source: str, name: str, user_id: str) -> None:
+        self.db.execute(
+            "INSERT INTO account_owners VALUES (?, ?, ?) "
+            "ON CONFLICT (source, user_id) DO UPDATE SET name = excluded.name",
+            (source, user_id, name),
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def owners(self) -> list[tuple[str, str, str]]:
+        """(source, user id, name) of every account export's owner."""
+        return list(self.db.execute("SELECT source, user_id, name FROM account_owners"))
+
+    def count(self, with_sender: bool = False) -> int:
+        sql = "SELECT COUNT(*) FROM messages" + (" WHERE sender IS NOT NULL" if with_sender else "")
+        return int(self.db.execute(sql).fetchone()[0])
+
+    def kinds(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind ORDER BY 2 DESC")
+        return {k: n for k, n in rows}
+
+    def senders(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT sender, COUNT(*) FROM messages WHERE sender IS NOT NULL "
+            "GROUP BY sender ORDER BY 2 DESC, 1"
+        )
+        return {s: n for s, n in rows}
+
+    def sender_chat_counts(self) -> dict[str, int]:
+        """In how many chats each sender wrote something (system lines aside)."""
+        rows = self.db.execute(
+            "SELECT sender, COUNT(DISTINCT chat_id) FROM messages "
+            "WHERE sender IS NOT NULL AND kind != 'system' GROUP BY sender"
+        )
+        return {s: n for s, n in rows}
+
+    def chats(self) -> list[ChatSummary]:
+        rows = self.db.execute(
+            "SELECT c.id, c.name, c.source, COUNT(m.id), MIN(m.ts), MAX(m.ts) FROM chats c "
+            "LEFT JOIN messages m ON m.chat_id = c.id GROUP BY c.id ORDER BY c.name, c.id"
+        )
+        return [ChatSummary(*row) for row in rows]
+
+    def iter_messages(self, chat: str | None = None) -> Iterator[Message]:
+        """Messages in time order (file order within the same timestamp); `chat` is a chat's
+        name or id."""
+        sql = f"SELECT {_COLUMNS} FROM messages m JOIN chats c ON c.id = m.chat_id"
+        params: tuple[str, ...] = ()
+        if chat is not None:
+            sql += " WHERE c.name = ? OR c.id = ?"
+            params = (chat, chat)
+        sql += " ORDER BY m.ts, m.id"
+        for row in self.db.execute(sql, params):
+            yield Message(
+                chat=row[0], chat_id=row[1], source=row[2], ts=row[3], sender=row[4],
+                kind=Kind(row[5]), text=row[6], edited=bool(row[7]), reply_to=row[8],
+                source_id=row[9], attachment=row[10], origin_file=row[11], origin_line=row[12],
+            )  # fmt: skip
+
+
+def _key(m: Message, occurrences: dict[bytes, int]) -> bytes:
+    if m.source_id is not None:
+        return hashlib.blake2b(f"{m.chat_id}#{m.source_id}".encode(), digest_size=16).digest()
+    h = m.content_hash()
+    n = occurrences.get(h, 0)
+    occurrences[h] = n + 1
+    return h + n.to_bytes(4, "big")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
