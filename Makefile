@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m chatclone.demo
+	$(BIN)/chatclone demo --workspace chatclone-demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -156,6 +156,32 @@ def me(
         render.me(decision)
 
 
+@app.command()
+def demo(
+    workspace: Annotated[
+        Path, typer.Option("--workspace", "-w", help="Where to put the demo clone.")
+    ] = Path("chatclone-demo"),
+) -> None:
+    """Ingest the bundled sample (three synthetic chats of "Sam Rivera") and show the stats."""
+    from chatclone import render
+    from chatclone.demo import sample_exports
+    from chatclone.ingest import ingest as run_ingest
+    from chatclone.stats import collect_stats
+
+    ws = Workspace.resolve(workspace)
+    exports = sample_exports()
+    render.out.print(f"[bold]1. Ingest[/] the bundled sample: {', '.join(p.name for p in exports)}")
+    with render.ProgressBars() as bars:
+        render.ingest_result(run_ingest(ws, exports, progress=bars.start), ws)
+    render.out.print("\n[bold]2. What is stored[/] (`chatclone stats`)")
+    with ws.open_store() as store:
+        render.stats(collect_stats(store, ws.settings()))
+    render.out.print(
+        f"\nNext: `chatclone messages -w {ws.root} --chat Family` reads a chat back; "
+        "`chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
+    )
+
+
 def main() -> None:
     """Entry point: typed errors become one line on stderr and a non-zero exit."""
     try:

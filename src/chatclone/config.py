@@ -49,7 +49,8 @@ def load_settings(path: Path) -> Settings:
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise WorkspaceError(f"{path}: not valid TOML ({e})") from None
-    return _from_dict(Settings, data, str(path))
+    settings: Settings = _from_dict(Settings, data, str(path))
+    return settings
 
 
 def save_settings(path: Path, settings: Settings) -> None:
@@ -81,7 +82,7 @@ def _from_dict(cls: Any, data: dict[str, Any], where: str) -> Any:
         if name not in data:
             continue
         value = data[name]
-        sub = f.default_factory() if callable(f.default_factory) else None  # type: ignore[misc]
+        sub = f.default_factory() if callable(f.default_factory) else None
         if sub is not None and is_dataclass(sub):
             if not isinstance(value, dict):
                 raise WorkspaceError(f"{where}: [{name}] must be a table")

@@ -7,8 +7,6 @@ bad input leaves the workspace exactly as it was.
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Message
-from chatclone.parsers.base import ParseReport
+from chatclone.parsers.base import READ_ERRORS, ParseReport
 from chatclone.parsers.sources import Found, discover
 from chatclone.store import Store
 from chatclone.workspace import Workspace
@@ -107,7 +105,7 @@ def _read(found: Found, report: ParseReport, chats: dict[str, None]) -> Iterator
             if m.chat not in chats:
                 chats[m.chat] = None
             yield m
-    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:
+    except READ_ERRORS as e:
         problem = f"cannot read (truncated or corrupt?): {e}"
         raise InputError(found.source.display, problem) from None
 

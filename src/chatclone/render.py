@@ -80,7 +80,7 @@ def ingest_result(result: IngestResult, ws: Workspace) -> None:
             more = "…" if f.unparsed > len(f.unparsed_lines) else ""
             bad += f" (lines {', '.join(map(str, f.unparsed_lines))}{more})"
         chats = ", ".join(f.chats) if len(f.chats) <= 3 else f"{len(f.chats)} chats"
-        table.add_row(f.path, f.parser, chats, str(f.added), str(f.present), bad)
+        table.add_row(f.path.rsplit("/", 1)[-1], f.parser, chats, str(f.added), str(f.present), bad)
     out.print(table)
     for f in result.files:
         for note in f.notes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Protocol
@@ -12,6 +14,8 @@ from chatclone.errors import InputError
 from chatclone.messages import Message
 
 SNIFF_BYTES = 64 * 1024
+# What reading a damaged file or zip member raises; always reported as an `InputError`.
+READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, OSError)
 MAX_REPORTED_LINES = 10
 
 
@@ -35,8 +39,11 @@ class Source:
     def head(self) -> bytes:
         """The first bytes of the file, for sniffing (read once, cached)."""
         if self._head is None:
-            with self.open() as f:
-                self._head = f.read(SNIFF_BYTES)
+            try:
+                with self.open() as f:
+                    self._head = f.read(SNIFF_BYTES)
+            except READ_ERRORS as e:
+                raise InputError(self.display, f"cannot read (truncated or corrupt?): {e}") from None
         return self._head
 
 

@@ -1,0 +1,64 @@
+"""Shared test helpers: run the CLI in-process, build small exports, snapshot a store."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatclone.cli import main
+from chatclone.demo import sample_exports
+
+SAMPLE = {p.name: p for p in sample_exports()}
+FAMILY = SAMPLE["WhatsApp Chat with Family.txt"]
+JORDAN = SAMPLE["WhatsApp Chat with Jordan.txt"]
+CREW = SAMPLE["WhatsApp Chat - Weekend Crew.zip"]
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def cli(*args: str | Path) -> Run:
+    """Run `chatclone ARGS…` in this process and capture what it prints and its exit code."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["chatclone", *map(str, args)]
+    code = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        sys.argv = argv
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def android_export(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def snapshot(db: Path) -> list[tuple[Any, ...]]:
+    """Every row of every table, for 'the store is exactly as it was' checks."""
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = []
+        for t in sorted(tables):
+            rows += [(t, *r) for r in con.execute(f"SELECT * FROM {t} ORDER BY 1")]
+        return rows
+    finally:
+        con.close()

@@ -1,0 +1,85 @@
+"""The store: migrations, and refusing stores it cannot understand."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from chatclone.config import MeSettings, Settings, load_settings, render_settings, save_settings
+from chatclone.errors import WorkspaceError
+from chatclone.messages import Kind, Message
+from chatclone.store import MIGRATIONS, Store
+
+
+def message(text: str, ts: str = "2024-01-01T10:00", source_id: str | None = None) -> Message:
+    return Message("Chat", "whatsapp:1", "whatsapp", ts, "Ana", Kind.TEXT, text,
+                   source_id=source_id, origin_file="f.txt", origin_line=1)  # fmt: skip
+
+
+def test_migrations_are_recorded_and_run_once(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+    with Store(tmp_path / "c.db") as store:  # reopening applies nothing twice
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path / "c.db").close()
+    con = sqlite3.connect(tmp_path / "c.db")
+    con.execute("INSERT INTO schema_migrations VALUES ('m999_future', 'x')")
+    con.commit()
+    con.close()
+    with pytest.raises(WorkspaceError, match="newer chatclone"):
+        Store(tmp_path / "c.db")
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "c.db").write_bytes(b"hello, not sqlite" * 100)
+    with pytest.raises(WorkspaceError, match="not a chatclone store"):
+        Store(tmp_path / "c.db")
+
+
+def test_messages_with_ids_are_keyed_by_id(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store, store.transaction():
+        first = store.add_messages([message("hi", source_id="1"), message("hi", source_id="2")])
+        again = store.add_messages([message("hi", source_id="1")])
+    assert (first.added, again.added, again.present) == (2, 0, 1)
+
+
+def test_time_order_keeps_file_order_within_a_minute(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        with store.transaction():
+            store.add_messages([message("b", "2024-01-01T10:01"), message("z"), message("a")])
+        assert [m.text for m in store.iter_messages()] == ["z", "a", "b"]
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    with Store(tmp_path / "c.db") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_messages([message("x")])
+            raise RuntimeError
+        assert store.count() == 0
+
+
+def test_settings_round_trip_with_help_comments(tmp_path: Path) -> None:
+    path = tmp_path / "chatclone.toml"
+    save_settings(path, Settings(MeSettings("Sam", ["Sammy"])))
+    text = path.read_text()
+    assert "# The person being cloned" in text
+    assert load_settings(path) == Settings(MeSettings("Sam", ["Sammy"]))
+    assert load_settings(tmp_path / "missing.toml") == Settings()
+    assert "# name = " in render_settings(Settings())
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("[me]\nnmae = 'x'\n", "unknown setting 'nmae'"), ("me = 3\n", "must be a table"),
+     ("[me\n", "not valid TOML")],
+)  # fmt: skip
+def test_bad_settings_are_named(tmp_path: Path, text: str, error: str) -> None:
+    path = tmp_path / "chatclone.toml"
+    path.write_text(text)
+    with pytest.raises(WorkspaceError, match=error):
+        load_settings(path)
