@@ -43,22 +43,24 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_messages_with_ids_are_keyed_by_id(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store, store.transaction():
-        first = store.add_messages([message("hi", source_id="1"), message("hi", source_id="2")])
-        again = store.add_messages([message("hi", source_id="1")])
+        imp = store.start_import("f.txt", "test")
+        first = store.add_messages([message("hi", source_id="1"), message("hi", source_id="2")], imp)
+        again = store.add_messages([message("hi", source_id="1")], imp)
     assert (first.added, again.added, again.present) == (2, 0, 1)
 
 
 def test_time_order_keeps_file_order_within_a_minute(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store:
         with store.transaction():
-            store.add_messages([message("b", "2024-01-01T10:01"), message("z"), message("a")])
+            imp = store.start_import("f.txt", "test")
+            store.add_messages([message("b", "2024-01-01T10:01"), message("z"), message("a")], imp)
         assert [m.text for m in store.iter_messages()] == ["z", "a", "b"]
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store:
         with pytest.raises(RuntimeError), store.transaction():
-            store.add_messages([message("x")])
+            store.add_messages([message("x")], store.start_import("f.txt", "test"))
             raise RuntimeError
         assert store.count() == 0
 

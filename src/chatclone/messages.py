@@ -51,11 +51,10 @@ class Message:
         The attachment name is left out on purpose: an export "with media" and one "without media"
         of the same chat describe the same messages.
         """
-        h = hashlib.blake2b(digest_size=16)
-        for part in (self.chat_id, self.ts, self.sender or "", self.kind.value, self.text):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\x1f")
-        return h.digest()
+        # `Kind` is a str: joining it gives its value. One encode and one hash call: this runs
+        # for every message ingested.
+        data = "\x1f".join((self.chat_id, self.ts, self.sender or "\x00", self.kind, self.text))
+        return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @dataclass(slots=True, frozen=True)

@@ -14,6 +14,7 @@ from chatclone.errors import InputError
 from chatclone.messages import Message
 
 SNIFF_BYTES = 64 * 1024
+TEXT_BLOCK = 1024 * 1024
 # What reading a damaged file or zip member raises; always reported as an `InputError`.
 READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, OSError)
 MAX_REPORTED_LINES = 10
@@ -111,27 +112,60 @@ def iter_text_lines(
     """Yield the file's lines without their line endings.
 
     Undecodable bytes fail with the line number they are on. `progress` gets the byte position
-    every few thousand lines.
+    after each block.
     """
     with source.open() as f:
         if encoding.startswith("utf-16"):
             yield from _iter_utf16_lines(source, f, encoding, progress)
-            return
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    source.display,
-                    f"not valid UTF-8 text (undecodable byte 0x{raw[e.start]:02x}); "
-                    "is this really a chat export?",
-                    lineno,
-                ) from None
-            if lineno == 1:
-                line = line.removeprefix("\ufeff")
-            elif progress is not None and not lineno & 0x3FFF:
-                progress(f.tell())
-            yield line.rstrip("\r\n")
+        else:
+            yield from _iter_utf8_lines(source, f, progress)
+
+
+def _iter_utf8_lines(
+    source: Source, f: IO[bytes], progress: Callable[[int], None] | None
+) -> Iterator[str]:
+    # Decoding a megabyte at a time is several times faster than line by line; on a decoding
+    # error the line number is counted from the error's offset in the block.
+    lines_before = 0
+    rest = b""
+    first = True
+    while True:
+        block = f.read(TEXT_BLOCK)
+        if not block:
+            break
+        block = rest + block
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            rest = block
+            continue
+        data, rest = block[:cut], block[cut:]
+        text = _decode_utf8(source, data, lines_before)
+        if first:
+            text, first = text.removeprefix("\ufeff"), False
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the empty string after the block's last newline
+        lines_before += len(lines)
+        yield from lines
+        if progress is not None:
+            progress(f.tell())
+    if rest:
+        text = _decode_utf8(source, rest, lines_before)
+        yield (text.removeprefix("\ufeff") if first else text).rstrip("\r")
+
+
+def _decode_utf8(source: Source, data: bytes, lines_before: int) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = lines_before + data.count(b"\n", 0, e.start) + 1
+        raise InputError(
+            source.display,
+            f"not valid UTF-8 text (undecodable byte 0x{data[e.start]:02x}); "
+            "is this really a chat export?",
+            line,
+        ) from None
 
 
 def _iter_utf16_lines(
