@@ -166,3 +166,31 @@ def test_demo_ingests_the_sample_and_is_repeatable(tmp_path: Path) -> None:
     assert "Sam Rivera" in first.out
     second = cli("demo", "-w", tmp_path / "demo")
     assert "0 new messages, 850 already stored" in " ".join(second.out.split())
+
+
+TELEGRAM = Path(__file__).parent / "fixtures" / "telegram"
+
+
+def test_telegram_account_owner_is_me(tmp_path: Path) -> None:
+    run = cli("ingest", TELEGRAM / "account_export.json", JORDAN, "-w", tmp_path, "--json")
+    assert run.code == 0, run.err
+    data = cli("stats", "-w", tmp_path, "--json").json()
+    owner = json.loads((TELEGRAM / "account_export.json.expected.json").read_text())
+    assert data["me"] == owner["files"][0]["owner"][0]
+    assert data["me_how"] == "telegram-account"
+
+
+def test_strict_names_a_json_record_by_id_not_line(tmp_path: Path) -> None:
+    export = tmp_path / "result.json"
+    export.write_text(
+        json.dumps({"name": "Bo", "type": "personal_chat", "id": 7, "messages": [
+            {"id": 1, "type": "message", "date": "2024-01-01T10:00:00", "from": "Bo",
+             "from_id": "user7", "text": "hi"},
+            {"id": 2, "type": "message", "from": "Bo", "text": "no date"},
+        ]})  # fmt: skip
+    )
+    run = cli("ingest", export, "--strict", "-w", tmp_path / "ws")
+    assert run.code != 0 and "message id 2 not understood" in run.err
+    assert not (tmp_path / "ws").exists()
+    relaxed = cli("ingest", export, "-w", tmp_path / "ws", "--json").json()
+    assert (relaxed["added"], relaxed["files"][0]["unit"]) == (1, "message id")

@@ -33,6 +33,7 @@ class FileResult:
     present: int  # of which already stored
     unparsed: int  # lines (or records) not understood
     unparsed_lines: list[int]
+    unit: str = "line"  # what unparsed_lines counts ("line", or "message id" for JSON)
     notes: list[str] = field(default_factory=list)
 
 
@@ -79,7 +80,10 @@ def _ingest_one(
     chats: dict[str, None] = {}
     result = store.add_messages(_read(found, report, chats), import_id)
     if strict and report.unparsed:
-        raise InputError(source.display, "line not understood (--strict)", report.unparsed_lines[0])
+        first = report.unparsed_lines[0]
+        if report.unit == "line":
+            raise InputError(source.display, "line not understood (--strict)", first)
+        raise InputError(source.display, f"{report.unit} {first} not understood (--strict)")
     store.finish_import(import_id, result, report.unparsed)
     if report.owner is not None:
         store.set_owner(parser.name, report.owner[0], report.owner[1])
@@ -94,6 +98,7 @@ def _ingest_one(
         present=result.present,
         unparsed=report.unparsed,
         unparsed_lines=report.unparsed_lines,
+        unit=report.unit,
         notes=report.notes,
     )
 

@@ -78,7 +78,7 @@ def ingest_result(result: IngestResult, ws: Workspace) -> None:
         bad = str(f.unparsed)
         if f.unparsed:
             more = "…" if f.unparsed > len(f.unparsed_lines) else ""
-            bad += f" (lines {', '.join(map(str, f.unparsed_lines))}{more})"
+            bad += f" ({f.unit}s {', '.join(map(str, f.unparsed_lines))}{more})"
         chats = ", ".join(f.chats) if len(f.chats) <= 3 else f"{len(f.chats)} chats"
         table.add_row(f.path.rsplit("/", 1)[-1], f.parser, chats, str(f.added), str(f.present), bad)
     out.print(table)
@@ -87,8 +87,8 @@ def ingest_result(result: IngestResult, ws: Workspace) -> None:
             out.print(f"[dim]{f.path}: {note}[/]")
     if result.total("unparsed"):
         warn(
-            f"{result.total('unparsed')} line(s) were not understood and not stored; "
-            "the line numbers are above (`--strict` makes this an error)"
+            f"{result.total('unparsed')} line(s) or record(s) were not understood and not stored; "
+            "where they are is listed above (`--strict` makes this an error)"
         )
     out.print(f"{result.total('added')} new messages, {result.total('present')} already stored.")
 

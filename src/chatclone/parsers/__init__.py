@@ -5,7 +5,7 @@ Built-in parsers register through the same `register()` that a plugin would call
 
 from __future__ import annotations
 
-from chatclone.parsers.base import ParseReport, Parser, Source
+from chatclone.parsers.base import Parser, ParseReport, Source
 
 _REGISTRY: list[Parser] = []
 

@@ -57,7 +57,8 @@ class ParseReport:
     continuation_lines: int = 0  # lines appended to the message before them
     blank_lines: int = 0  # blank lines outside any message (start of file, trailing)
     unparsed: int = 0  # lines (or records) that could not be understood
-    unparsed_lines: list[int] = field(default_factory=list)  # the first few line numbers
+    unparsed_lines: list[int] = field(default_factory=list)  # the first few of them
+    unit: str = "line"  # what `unparsed_lines` counts: "line" (text), "message id" (JSON)
     notes: list[str] = field(default_factory=list)  # e.g. how the date format was inferred
     owner: tuple[str, str] | None = None  # (display name, user id) of an account export's owner
     progress: Callable[[int], None] | None = None  # called with the byte position now and then
