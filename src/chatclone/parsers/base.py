@@ -44,7 +44,9 @@ class Source:
                 with self.open() as f:
                     self._head = f.read(SNIFF_BYTES)
             except READ_ERRORS as e:
-                raise InputError(self.display, f"cannot read (truncated or corrupt?): {e}") from None
+                raise InputError(
+                    self.display, f"cannot read (truncated or corrupt?): {e}"
+                ) from None
         return self._head
 
 

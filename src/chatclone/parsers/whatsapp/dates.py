@@ -20,14 +20,20 @@ TIME = r"(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
 # Any short word after the time is taken as an AM/PM marker and classified below, so that an
 # unknown locale's marker makes a line "not understood" instead of silently a wrong hour.
 AMPM = rf"(?:{SPACE}*(?P<ampm>[^\W\d_][^\s\d\]\-–]{{0,5}}(?:{SPACE}[^\W\d_][^\s\d\]\-–]{{0,3}})?))?"
-DATE_TIME_SEP = rf"(?:,{SPACE}?|{SPACE}(?:à{SPACE}|um{SPACE}|klo{SPACE})?|,{SPACE}(?:à|um|klo){SPACE})"
+DATE_TIME_SEP = (
+    rf"(?:,{SPACE}?|{SPACE}(?:à{SPACE}|um{SPACE}|klo{SPACE})?|,{SPACE}(?:à|um|klo){SPACE})"
+)
 
-ANDROID_HEADER = re.compile(rf"{DATE}{DATE_TIME_SEP}{TIME}{AMPM}{SPACE}?[-–]{SPACE}(?P<rest>.*)", re.S)
+ANDROID_HEADER = re.compile(
+    rf"{DATE}{DATE_TIME_SEP}{TIME}{AMPM}{SPACE}?[-–]{SPACE}(?P<rest>.*)", re.S
+)
 IOS_HEADER = re.compile(rf"\[{DATE}{DATE_TIME_SEP}{TIME}{AMPM}\]{SPACE}?(?P<rest>.*)", re.S)
-# A line that starts like a header (a date, then a time) whether or not it parses: such a line is
-# never glued onto the previous message; if it can't be parsed it is reported.
+# A line that starts like a header (a date, a time, then `]` or ` - `) whether or not it parses:
+# such a line is never glued onto the previous message; if it can't be parsed it is reported.
+# A date and time alone ("14/03/2024 19:00 rehearsal") is ordinary text in a message.
 LOOKS_LIKE_HEADER = re.compile(
     rf"\[?\d{{1,4}}[./-]\d{{1,2}}[./-]\d{{1,4}}\.?,?{SPACE}(?:\S{{1,3}}{SPACE})?\d{{1,2}}[:.]\d{{2}}"
+    rf"(?:[:.]\d{{2}})?[^\d\]\-–\n]{{0,16}}(?:\]|[-–]{SPACE})"
 )
 
 _AM_WORDS = {"am", "a", "vorm", "午前", "上午", "ص", "πμ", "дп", "fm", "de", "sa", "오전"}
@@ -53,6 +59,7 @@ class WhatsAppDateFormat:
     max_first: int = 0
     max_second: int = 0
     first_has_four_digits: int = 0
+    dates: int = 0  # distinct dates that are a date under some reading
     headers: int = 0
     twelve_hour: int = 0
     # Count of steps backwards in time under each reading, to settle fully ambiguous files.
@@ -71,11 +78,16 @@ class WhatsAppDateFormat:
         self._seen.add(date_text)
         parts = re.split(r"[./-]", date_text.rstrip("."))
         a, b, c = (int(p) for p in parts)
+        # A date that is no date under any reading (`45/67/2024`) is not counted: its line will
+        # be reported, and it must not sway the format of the rest of the file.
         if len(parts[0]) == 4:
-            self.first_has_four_digits += 1
+            if b <= 12 and c <= 31:
+                self.dates += 1
+                self.first_has_four_digits += 1
             return
-        if a > 31 or b > 31:
-            return  # not a date under any reading: that line will be reported, not counted here
+        if not (a <= 31 and b <= 12) and not (a <= 12 and b <= 31):
+            return
+        self.dates += 1
         self.max_first = max(self.max_first, a)
         self.max_second = max(self.max_second, b)
         for order, (day, month) in (("DMY", (a, b)), ("MDY", (b, a))):
@@ -87,7 +99,7 @@ class WhatsAppDateFormat:
 
     def decide(self) -> str:
         """Fix `order` (DMY, MDY or YMD) for the file and explain why in `reason`."""
-        if self.first_has_four_digits and self.first_has_four_digits >= len(self._seen) / 2:
+        if self.first_has_four_digits and self.first_has_four_digits >= self.dates / 2:
             self.order, self.reason = "YMD", "dates start with a four-digit year"
         elif self.max_first > 12 and self.max_second <= 12:
             self.order, self.reason = "DMY", f"a first number reaches {self.max_first}"

@@ -22,35 +22,96 @@ MEDIA_OMITTED = frozenset(
     normalize(t)
     for t in (
         # en
-        "<Media omitted>", "image omitted", "video omitted", "audio omitted", "sticker omitted",
-        "GIF omitted", "document omitted", "Contact card omitted", "<Video note omitted>",
-        "<View once voice message omitted>", "<View once media omitted>", "<Video message omitted>",
+        "<Media omitted>",
+        "image omitted",
+        "video omitted",
+        "audio omitted",
+        "sticker omitted",
+        "GIF omitted",
+        "document omitted",
+        "Contact card omitted",
+        "<Video note omitted>",
+        "<View once voice message omitted>",
+        "<View once media omitted>",
+        "<Video message omitted>",
         # es
-        "<Multimedia omitido>", "imagen omitida", "video omitido", "vídeo omitido", "audio omitido",
-        "sticker omitido", "GIF omitido", "documento omitido", "tarjeta de contacto omitida",
+        "<Multimedia omitido>",
+        "imagen omitida",
+        "video omitido",
+        "vídeo omitido",
+        "audio omitido",
+        "sticker omitido",
+        "GIF omitido",
+        "documento omitido",
+        "tarjeta de contacto omitida",
         "<Archivo omitido>",
         # de
-        "<Medien ausgeschlossen>", "<Medien weggelassen>", "Bild weggelassen", "Video weggelassen",
-        "Audio weggelassen", "Sticker weggelassen", "GIF weggelassen", "Dokument weggelassen",
-        "Kontaktkarte ausgelassen", "Kontaktkarte weggelassen", "<Videonachricht weggelassen>",
+        "<Medien ausgeschlossen>",
+        "<Medien weggelassen>",
+        "Bild weggelassen",
+        "Video weggelassen",
+        "Audio weggelassen",
+        "Sticker weggelassen",
+        "GIF weggelassen",
+        "Dokument weggelassen",
+        "Kontaktkarte ausgelassen",
+        "Kontaktkarte weggelassen",
+        "<Videonachricht weggelassen>",
         # fr
-        "<Médias omis>", "image absente", "vidéo absente", "audio omis", "autocollant omis",
-        "GIF retiré", "document omis", "document manquant", "sticker omis", "fiche contact omise",
-        "fiche contact manquante", "<Fichier omis>",
+        "<Médias omis>",
+        "image absente",
+        "vidéo absente",
+        "audio omis",
+        "autocollant omis",
+        "GIF retiré",
+        "document omis",
+        "document manquant",
+        "sticker omis",
+        "fiche contact omise",
+        "fiche contact manquante",
+        "<Fichier omis>",
         # pt
-        "<Mídia oculta>", "<Arquivo de mídia oculto>", "<Multimédia omitido>", "imagem ocultada",
-        "vídeo omitido", "áudio ocultado", "figurinha omitida", "sticker omitido", "GIF omitido",
-        "documento omitido", "cartão do contato omitido", "<Mídia omitida>",
-        "<Ficheiro não revelado>", "imagem não revelada", "vídeo não revelado",
-        "ficheiro de áudio não revelado", "sticker não revelado", "GIF não revelada",
-        "documento não revelado", "Contacto não revelado",
+        "<Mídia oculta>",
+        "<Arquivo de mídia oculto>",
+        "<Multimédia omitido>",
+        "imagem ocultada",
+        "vídeo omitido",
+        "áudio ocultado",
+        "figurinha omitida",
+        "sticker omitido",
+        "GIF omitido",
+        "documento omitido",
+        "cartão do contato omitido",
+        "<Mídia omitida>",
+        "<Ficheiro não revelado>",
+        "imagem não revelada",
+        "vídeo não revelado",
+        "ficheiro de áudio não revelado",
+        "sticker não revelado",
+        "GIF não revelada",
+        "documento não revelado",
+        "Contacto não revelado",
         # it
-        "<Media omessi>", "immagine omessa", "video omesso", "audio omesso", "sticker omesso",
-        "GIF omessa", "GIF esclusa", "sticker non incluso", "documento omesso",
-        "scheda contatto omessa", "<Media omesso>",
+        "<Media omessi>",
+        "immagine omessa",
+        "video omesso",
+        "audio omesso",
+        "sticker omesso",
+        "GIF omessa",
+        "GIF esclusa",
+        "sticker non incluso",
+        "documento omesso",
+        "scheda contatto omessa",
+        "<Media omesso>",
         # nl
-        "<Media weggelaten>", "afbeelding weggelaten", "video weggelaten", "audio weggelaten",
-        "sticker weggelaten", "GIF weggelaten", "document weggelaten", "contactkaart weggelaten",
+        "<Media weggelaten>",
+        "afbeelding weggelaten",
+        "video weggelaten",
+        "audio weggelaten",
+        "sticker weggelaten",
+        "GIF weggelaten",
+        "document weggelaten",
+        "contactkaart weggelaten",
         "visitekaartje weggelaten",
     )
 )
@@ -62,16 +123,32 @@ DOCUMENT_OMITTED = re.compile(
     re.I,
 )
 
+
+# Exact forms for the fast path: most texts are checked with one `str.lower()` and one dict lookup;
+# only texts with unusual spaces or bidi marks go through `normalize`.
+def _exact_forms(markers: frozenset[str]) -> set[str]:
+    return {form for m in markers for form in (m, m + ".")}
+
+
+NEEDS_NORMALIZING = re.compile(r"[\u00a0\u202f\u200e\u200f\u202a-\u202e\u2066-\u2069\t\n]|  ")
+# The first words of every call line, to skip the call regex for ordinary texts.
+CALL_PREFIXES = (
+    "missed", "voice call", "video call", "group", "llamada", "videollamada", "verpasst", "appel",
+    "chamada", "ligação", "videochamada", "chiamata", "videochiamata", "gemist",
+)  # fmt: skip
+
 # "<attached: 00000012-PHOTO-2023-01-01-10-00-00.jpg>" in exports made "with media"; a caption
 # may follow.
 ATTACHED = re.compile(
-    r"[\u200e\u200f]?<(?:attached|adjunto|anexo|anexado|Anhang|pièce jointe|allegato|bijlage)"
+    r"[\u200e\u200f]?<(?:attached|adjunto|anexo|anexado|Anhang|pièce jointe|allegato|bijlage|bijgevoegd)"
     r"\s?:\s(?P<name>[^>\n]+)>[ \u00a0]*\n?(?P<caption>.*)",
     re.S | re.I,
 )
-# Android "with media": "IMG-20230101-WA0001.jpg (file attached)", caption on the next line.
+# Android "with media": "IMG-20230101-WA0001.jpg (file attached)", caption on the next line; a
+# document shows its page count, "Rapport.pdf • 3 pages (fichier joint)", U+200E marks included.
 FILE_ATTACHED = re.compile(
-    r"[\u200e\u200f]?(?P<name>[^\n]+?\.\w{1,5}) \((?:file attached|archivo adjunto|"
+    r"[\u200e\u200f]?(?P<name>[^\n]+?\.\w{1,5})(?: • [\u200e\u200f]?\d+ [^\W\d_]+)? [\u200e\u200f]?"
+    r"\((?:file attached|archivo adjunto|"
     r"Datei angehängt|fichier joint|arquivo anexado|ficheiro anexado|file allegato|"
     r"bestand bijgevoegd)\)[ \u00a0]*\n?(?P<caption>.*)",
     re.S | re.I,
@@ -80,18 +157,32 @@ FILE_ATTACHED = re.compile(
 DELETED = frozenset(
     normalize(t)
     for t in (
-        "This message was deleted", "You deleted this message",
-        "Se eliminó este mensaje", "Eliminaste este mensaje", "Este mensaje fue eliminado",
-        "Diese Nachricht wurde gelöscht", "Du hast diese Nachricht gelöscht",
-        "Ce message a été supprimé", "Vous avez supprimé ce message",
-        "Mensagem apagada", "Você apagou esta mensagem", "Esta mensagem foi apagada",
+        "This message was deleted",
+        "You deleted this message",
+        "Se eliminó este mensaje",
+        "Eliminaste este mensaje",
+        "Este mensaje fue eliminado",
+        "Diese Nachricht wurde gelöscht",
+        "Du hast diese Nachricht gelöscht",
+        "Ce message a été supprimé",
+        "Vous avez supprimé ce message",
+        "Mensagem apagada",
+        "Você apagou esta mensagem",
+        "Esta mensagem foi apagada",
         "Apagou esta mensagem",
-        "Questo messaggio è stato eliminato", "Hai eliminato questo messaggio",
-        "Dit bericht is verwijderd", "Je hebt dit bericht verwijderd", "U hebt dit bericht verwijderd",
+        "Questo messaggio è stato eliminato",
+        "Hai eliminato questo messaggio",
+        "Dit bericht is verwijderd",
+        "Je hebt dit bericht verwijderd",
+        "U hebt dit bericht verwijderd",
         "U heeft dit bericht verwijderd",
-        "This message was deleted by an admin", "You deleted this message as admin",
+        "This message was deleted by an admin",
+        "You deleted this message as admin",
     )
 )
+
+MEDIA_EXACT = _exact_forms(MEDIA_OMITTED)
+DELETED_EXACT = _exact_forms(DELETED)
 
 # Appended to the text of an edited message; stripped and recorded as a flag.
 EDITED_SUFFIX = re.compile(
@@ -113,8 +204,11 @@ CALL = re.compile(
     re.I,
 )
 
-LOCATION = re.compile(r"(?:location|ubicación|standort|position|localisation|localização|posizione|locatie)"
-                      r": https?://", re.I)
+LOCATION = re.compile(
+    r"(?:location|ubicación|standort|position|localisation|localização|posizione|locatie)"
+    r": https?://",
+    re.I,
+)
 POLL = re.compile(r"(?:POLL|ENCUESTA|UMFRAGE|SONDAGE|ENQUETE|SONDAGGIO|PEILING):\n", re.I)
 
 # Group events and notices. On Android they have no sender; on iOS they carry the chat's name

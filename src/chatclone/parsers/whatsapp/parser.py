@@ -27,8 +27,9 @@ from chatclone.parsers.whatsapp.dates import (
 
 BIDI = "\u200e\u200f"
 SNIFF_LINES = 200
-_PAGES = re.compile(r"\s*•\s*\d+\s*\w+$")  # "report.pdf • 3 pages"
-_QUOTES = ('"', "“", "”", "«", "»", "„")
+# "report.pdf • 3 pages", "verslag.pdf • \u200e3 pagina's"
+_PAGES = re.compile(r"\s*•\s*[\u200e\u200f]?\d+\s*\S+$")
+_QUOTES = re.compile('["“”«»„]')
 # The file names "Export chat" writes, in several languages: the chat's name follows.
 _CHAT_NAME = re.compile(
     r"^(?:WhatsApp Chat with|WhatsApp Chat mit|WhatsApp[- ]chat met|Chat de WhatsApp con|"
@@ -123,7 +124,7 @@ def _survey_ios_sender(senders: dict[str, list[int]], rest: str) -> None:
     if counts is None:
         counts = senders[sender] = [0, 0]
     counts[0] += 1
-    if text[:1] in BIDI and _classify(text)[0] is Kind.TEXT:
+    if text and text[0] in BIDI and _classify(text)[0] is Kind.TEXT:
         counts[1] += 1
 
 
@@ -141,6 +142,7 @@ class _Reader:
         self.chat = chat
         self.chat_id = chat_id_for("whatsapp", chat)
         self.system_senders: set[str] = set()
+        self._quoted: dict[str, bool] = {}  # per sender: has a quote, so is a split system line
 
     def read(self, lines: Iterator[str]) -> Iterator[Message]:
         report = self.report
@@ -207,13 +209,20 @@ class _Reader:
 
     def _is_system(self, sender: str, text: str) -> bool:
         if not self.ios:
-            # `Ana changed the subject from "a: b" to "c"` splits at the colon inside the quote.
-            return sender.startswith(_QUOTES) or any(q in sender for q in _QUOTES)
-        if text[:1] not in BIDI:
+            # `Ana changed the subject from "a: b" to "c"` splits at the colon inside the quote,
+            # leaving an odd number of quote marks in the "sender"; a contact saved as
+            # `Tom "Tommy" Baker` has an even number and is a real sender.
+            quoted = self._quoted.get(sender)
+            if quoted is None:
+                quoted = self._quoted[sender] = len(_QUOTES.findall(sender)) % 2 == 1
+            return quoted
+        if not text or text[0] not in BIDI:
             return False
-        return sender in self.system_senders or bool(
-            markers.SYSTEM.match(markers.normalize(text)) and _classify(text)[0] is Kind.TEXT
-        )
+        # Media, deletions and calls always have a real sender, even one named like the chat: in
+        # a one-to-one chat the contact's name is both the chat's and the system lines' "sender".
+        if _classify(text)[0] is not Kind.TEXT:
+            return False
+        return sender in self.system_senders or bool(markers.SYSTEM.match(markers.normalize(text)))
 
     def _build(
         self,
@@ -241,36 +250,52 @@ class _Reader:
 
 
 def _classify(text: str) -> tuple[Kind, str, bool, str | None]:
-    """(kind, text without markers, edited?, attachment name) for a message's text."""
+    """(kind, text without markers, edited?, attachment name) for a message's text.
+
+    This runs for every message, so cheap checks (a dict lookup, a first character, a substring)
+    guard every regex.
+    """
     edited = False
     if text.endswith(">"):
         m = markers.EDITED_SUFFIX.search(text)
         if m is not None:
             text, edited = text[: m.start()], True
-    if text[:1] in BIDI:
+    marked = text[:1] in BIDI
+    if marked:
         text = text.lstrip(BIDI)
-    if len(text) <= 80:  # every marker is short
-        n = markers.normalize(text)
-        if n in markers.MEDIA_OMITTED:
-            return Kind.MEDIA, "", edited, None
-        if n in markers.DELETED:
-            return Kind.DELETED, "", edited, None
-        call = markers.CALL.match(n)
-        if call is not None and (call.end() == len(n) or n[call.end()] in ",."):
-            return Kind.CALL, text, edited, None
-        if n.endswith(("omitted", "omitido", "weggelassen", "manquant", "omis", "revelado", "omesso",
-                       "weggelaten")):
+    if len(text) <= 120:  # every marker is short
+        low = text.lower().strip()
+        # Most texts have nothing to normalize; finding that out is far cheaper than doing it.
+        if markers.NEEDS_NORMALIZING.search(low) is not None:
+            low = markers.normalize(low)
+        if low in markers.MEDIA_EXACT:
+            return _MEDIA, "", edited, None
+        if low in markers.DELETED_EXACT:
+            return _DELETED, "", edited, None
+        if marked or low.startswith(markers.CALL_PREFIXES):
+            call = markers.CALL.match(low)
+            if call is not None and (call.end() == len(low) or low[call.end()] in ",."):
+                return _CALL, text, edited, None
+        if low.endswith(_DOCUMENT_ENDINGS):
             m = markers.DOCUMENT_OMITTED.fullmatch(text)
             if m is not None:
                 name = _PAGES.sub("", m["name"]).strip(" \u200e")
-                return Kind.MEDIA, "", edited, name
+                return _MEDIA, "", edited, name
     first = text[:1]
     if first == "<" and (m := markers.ATTACHED.fullmatch(text)) is not None:
-        return Kind.MEDIA, m["caption"].strip(), edited, m["name"].strip()
-    if " (" in text and (m := markers.FILE_ATTACHED.fullmatch(text)) is not None:
-        return Kind.MEDIA, m["caption"].strip(), edited, m["name"].strip()
+        return _MEDIA, m["caption"].strip(), edited, m["name"].strip()
+    if "(" in text and ")" in text and (m := markers.FILE_ATTACHED.fullmatch(text)) is not None:
+        return _MEDIA, m["caption"].strip(), edited, m["name"].strip()
     if first in "lLuUsSpP" and markers.LOCATION.match(text):
-        return Kind.LOCATION, text, edited, None
+        return _LOCATION, text, edited, None
     if "\n" in text and markers.POLL.match(text):
-        return Kind.POLL, text, edited, None
-    return Kind.TEXT, text, edited, None
+        return _POLL, text, edited, None
+    return _TEXT, text, edited, None
+
+
+# Enum attribute lookups are slow in a loop that runs per message.
+_TEXT, _MEDIA, _DELETED, _CALL = Kind.TEXT, Kind.MEDIA, Kind.DELETED, Kind.CALL
+_LOCATION, _POLL = Kind.LOCATION, Kind.POLL
+_DOCUMENT_ENDINGS = (
+    "omitted", "omitido", "weggelassen", "manquant", "omis", "revelado", "omesso", "weggelaten",
+)  # fmt: skip
