@@ -68,5 +68,7 @@ def check_golden(fixture: Path) -> None:
 def fixtures(messenger: str) -> list[Path]:
     folder = FIXTURES / messenger
     return sorted(
-        p for p in folder.iterdir() if not p.name.endswith(".expected.json") and p.name != "README.md"
+        p
+        for p in folder.iterdir()
+        if not p.name.endswith(".expected.json") and p.name != "README.md"
     )

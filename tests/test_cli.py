@@ -182,13 +182,10 @@ def test_telegram_account_owner_is_me(tmp_path: Path) -> None:
 
 def test_strict_names_a_json_record_by_id_not_line(tmp_path: Path) -> None:
     export = tmp_path / "result.json"
-    export.write_text(
-        json.dumps({"name": "Bo", "type": "personal_chat", "id": 7, "messages": [
-            {"id": 1, "type": "message", "date": "2024-01-01T10:00:00", "from": "Bo",
-             "from_id": "user7", "text": "hi"},
-            {"id": 2, "type": "message", "from": "Bo", "text": "no date"},
-        ]})  # fmt: skip
-    )
+    good = {"id": 1, "type": "message", "date": "2024-01-01T10:00:00", "from": "Bo", "text": "hi"}
+    undated = {"id": 2, "type": "message", "from": "Bo", "text": "no date"}
+    chat = {"name": "Bo", "type": "personal_chat", "id": 7, "messages": [good, undated]}
+    export.write_text(json.dumps(chat))
     run = cli("ingest", export, "--strict", "-w", tmp_path / "ws")
     assert run.code != 0 and "message id 2 not understood" in run.err
     assert not (tmp_path / "ws").exists()

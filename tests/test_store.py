@@ -44,7 +44,9 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 def test_messages_with_ids_are_keyed_by_id(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store, store.transaction():
         imp = store.start_import("f.txt", "test")
-        first = store.add_messages([message("hi", source_id="1"), message("hi", source_id="2")], imp)
+        first = store.add_messages(
+            [message("hi", source_id="1"), message("hi", source_id="2")], imp
+        )
         again = store.add_messages([message("hi", source_id="1")], imp)
     assert (first.added, again.added, again.present) == (2, 0, 1)
 

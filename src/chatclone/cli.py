@@ -75,7 +75,8 @@ def ingest(
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (and store nothing) if any line is not understood.")
+        bool,
+        typer.Option("--strict", help="Fail (and store nothing) if any line is not understood."),
     ] = False,
 ) -> None:
     """Read chat exports into the workspace's store. Ingesting the same export twice adds nothing;
@@ -110,7 +111,8 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def messages(
     chat: Annotated[
-        str | None, typer.Option("--chat", help="Only this chat (its name or id).", show_default=False)
+        str | None,
+        typer.Option("--chat", help="Only this chat (its name or id).", show_default=False),
     ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
@@ -134,9 +136,13 @@ def me(
     ] = None,
     alias: Annotated[
         list[str] | None,
-        typer.Option("--alias", help="Another name you appear under (repeatable).", show_default=False),
+        typer.Option(
+            "--alias", help="Another name you appear under (repeatable).", show_default=False
+        ),
     ] = None,
-    unset: Annotated[bool, typer.Option("--unset", help="Go back to inferring who you are.")] = False,
+    unset: Annotated[
+        bool, typer.Option("--unset", help="Go back to inferring who you are.")
+    ] = False,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
