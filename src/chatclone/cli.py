@@ -163,14 +163,88 @@ def me(
 
 
 @app.command()
+def build(
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Folder name under datasets/ (default: a timestamp).", show_default=False
+        ),
+    ] = None,
+    session_gap: Annotated[
+        str | None,
+        typer.Option(
+            "--session-gap",
+            help="Start a new conversation after this much silence (90m, 3h, 1d). Default: settings, 3h.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="Extra formats besides OpenAI's train/valid.jsonl: sharegpt, hf (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    pseudonymize_names: Annotated[
+        bool | None,
+        typer.Option(
+            "--pseudonymize-names/--keep-names",
+            help="Replace other people's names with consistent pseudonyms.",
+            show_default=False,
+        ),
+    ] = None,
+    low_info_filter: Annotated[
+        bool | None,
+        typer.Option(
+            "--low-info-filter/--no-low-info-filter",
+            help="Score replies with the offline embedding model; low-information ones stay as context only.",
+            show_default=False,
+        ),
+    ] = None,
+    price: Annotated[
+        float | None,
+        typer.Option(
+            "--price-per-million",
+            help="Override the OpenAI training price (USD per 1M tokens).",
+            show_default=False,
+        ),
+    ] = None,
+    preview: Annotated[
+        int, typer.Option("--preview", help="Print N samples as the model will see them.")
+    ] = 0,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a fine-tuning dataset from the stored chats into datasets/NAME/: conversations split at
+    long silences, you as the assistant, private data pseudonymised, every drop counted by reason."""
+    from chatclone import render
+    from chatclone.dataset.build import BuildOptions, build_dataset
+
+    overrides = {k: v for k, v in (("session_gap", session_gap), ("pseudonymize_names", pseudonymize_names),
+                                   ("low_info_filter", low_info_filter)) if v is not None}  # fmt: skip
+    options = BuildOptions(name, ("openai", *(fmt or [])), price, overrides)
+    with render.Steps(enabled=not as_json) as steps:
+        options.progress = steps.step
+        report = build_dataset(Workspace.resolve(workspace), options)
+    if as_json:
+        _emit_json(report)
+    else:
+        render.build_report(report)
+    if preview:
+        render.preview(report, preview)
+
+
+@app.command()
 def demo(
     workspace: Annotated[
         Path, typer.Option("--workspace", "-w", help="Where to put the demo clone.")
     ] = Path("chatclone-demo"),
 ) -> None:
-    """Ingest the bundled sample (three synthetic chats of "Sam Rivera") and show the stats."""
+    """Run the pipeline on the bundled sample (three synthetic chats of "Sam Rivera"): ingest, show
+    the stats, build a dataset and preview it."""
     from chatclone import render
-    from chatclone.demo import sample_exports
+    from chatclone.demo import prepare_demo, sample_exports
     from chatclone.ingest import ingest as run_ingest
     from chatclone.stats import collect_stats
 
@@ -182,8 +256,22 @@ def demo(
     render.out.print("\n[bold]2. What is stored[/] (`chatclone stats`)")
     with ws.open_store() as store:
         render.stats(collect_stats(store, ws.settings()))
+    render.out.print("\n[bold]3. Build a fine-tuning dataset[/] (`chatclone build`)")
+    prepare_demo(ws.root)
+    from chatclone.dataset.build import BuildOptions, build_dataset
+
+    options = BuildOptions(formats=("openai", "sharegpt"))
+    with render.Steps() as steps:
+        options.progress = steps.step
+        report = build_dataset(ws, options)
+    render.build_report(report)
+    render.out.print(
+        "\n[bold]4. Two samples[/] as the model will see them (`chatclone build --preview 2`)"
+    )
+    render.preview(report, 2)
     render.out.print(
         f"\nNext: `chatclone messages -w {ws.root} --chat Family` reads a chat back; "
+        f"{report['path']}/train.jsonl is ready for fine-tuning; "
         "`chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
     )
 

@@ -6,6 +6,7 @@ the help as comments, and read back with unknown keys rejected so that a typo ne
 
 from __future__ import annotations
 
+import textwrap
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -36,10 +37,54 @@ class MeSettings:
 
 
 @dataclass
+class DatasetSettings:
+    """How `chatclone build` turns stored chats into a fine-tuning dataset."""
+
+    session_gap: str = _help(
+        "Split a chat into separate conversations where two messages are further apart than "
+        "this (e.g. 90m, 3h, 1d). No sample ever spans such a gap.",
+        default="3h",
+    )
+    bubble_separator: str = _help(
+        "How the separate texts (bubbles) of one turn are joined in a sample.", default="\n"
+    )
+    max_context_tokens: int = _help(
+        "Longest sample, in tokens of the training model; longer conversations become "
+        "overlapping windows that never cut a turn.",
+        default=1024,
+    )
+    valid_fraction: float = _help(
+        "Share of sessions, the most recent ones, held out for validation.", default=0.1
+    )
+    blocked_words: list[str] = _help(
+        "Words or phrases whose turns are left out (the turn, not the whole conversation).",
+        default_factory=list,
+    )
+    low_info_filter: bool = _help(
+        'Leave out of training the replies that say little about you ("ok", "lol"), scored '
+        "with heuristics and the offline embedding model. They stay as context.",
+        default=True,
+    )
+    low_info_threshold: float = _help(
+        "Replies scoring below this (0–1) count as low-information.", default=0.35
+    )
+    pseudonymize_names: bool = _help(
+        "Replace other people's names with consistent pseudonyms too.", default=False
+    )
+    model: str = _help(
+        "The model the dataset is for: its tokenizer counts tokens. 'default' is the packaged "
+        "SmolLM2-135M-Instruct; an OpenAI model name (e.g. gpt-4.1-mini-2025-04-14) uses tiktoken.",
+        default="default",
+    )
+    epochs: int = _help("Training epochs, for the cost estimate.", default=3)
+
+
+@dataclass
 class Settings:
     """Everything in `chatclone.toml`."""
 
     me: MeSettings = field(default_factory=MeSettings)
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
 
 
 def load_settings(path: Path) -> Settings:
@@ -64,7 +109,7 @@ def render_settings(settings: Settings) -> str:
         value = getattr(settings, section.name)
         out.append(f"[{section.name}]")
         for f in fields(value):
-            out.append(f"# {f.metadata['help']}")
+            out += [f"# {line}" for line in textwrap.wrap(f.metadata["help"], 96)]
             v = getattr(value, f.name)
             line = tomli_w.dumps({f.name: v}).strip() if v is not None else f"# {f.name} = "
             out.append(line)

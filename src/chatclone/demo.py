@@ -21,3 +21,12 @@ def sample_dir() -> Path:
 
 def sample_exports() -> list[Path]:
     return sorted(p for p in sample_dir().iterdir() if p.suffix in (".txt", ".zip"))
+
+
+def prepare_demo(root: Path) -> None:
+    """Give the demo workspace Sam's persona (unless the user already edited one there)."""
+    from chatclone.dataset.persona import PERSONA_FILE
+
+    target = root / PERSONA_FILE
+    if not target.exists():
+        target.write_text((sample_dir() / PERSONA_FILE).read_text("utf-8"), "utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -64,6 +65,26 @@ class ProgressBars:
             return None
         task = self.progress.add_task(name.rsplit("/", 1)[-1], total=size)
         return lambda position: self.progress.update(task, completed=position)
+
+
+class Steps:
+    """A spinner naming the current step of a long job, on stderr, only on a terminal."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.status = err.status("starting…") if enabled and err.is_terminal else None
+
+    def __enter__(self) -> Steps:
+        if self.status is not None:
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def step(self, name: str) -> None:
+        if self.status is not None:
+            self.status.update(f"{name}…")
 
 
 def warn(text: str) -> None:
@@ -172,3 +193,58 @@ def _message_text(m: Message) -> str:
     if m.edited:
         body += " (edited)"
     return f"{m.ts}  [{m.chat}] {who}{body}".replace("\n", "\n    ")
+
+
+def build_report(report: dict[str, Any]) -> None:
+    samples, tok = report["samples"], report["tokens"]
+    out.print(f"[bold]Dataset[/] {report['path']}")
+    out.print(
+        f"{samples['train']} training and {samples['valid']} validation samples from "
+        f"{report['sessions_kept']} of {report['sessions']} conversations ({report['turns']} turns); "
+        f"me: {report['me']}"
+    )
+    exact = "" if tok["exact"] else f" [yellow](approximate: {tok['note']})[/]"
+    out.print(f"Tokens ({tok['counter']}): train {tok['train']}, valid {tok['valid']}{exact}")
+    cost = report["cost"]
+    if cost.get("usd") is not None:
+        dated = f", prices as of {cost['prices_as_of']}" if cost.get("prices_as_of") else ""
+        out.print(
+            f"OpenAI cost estimate: ${cost['usd']:.2f} for {cost['billed_tokens']} training tokens "
+            f"({cost['epochs']} epochs × {cost['model']} at ${cost['price_per_million']}/1M{dated})"
+        )
+        if cost.get("note"):
+            out.print(f"[dim]{cost['note']}[/]")
+    table = Table(title="Left out, by reason", title_justify="left")
+    table.add_column("Reason")
+    table.add_column("Count", justify="right")
+    for reason, n in report["drops"].items():
+        table.add_row(reason.replace("_", " "), str(n))
+    out.print(table)
+    if report["pii"]:
+        out.print("Pseudonymised: " + ", ".join(f"{k} {n}" for k, n in report["pii"].items()))
+    for label, key in (("Sample length (tokens)", "tokens"), ("Messages per sample", "turns")):
+        _histogram(label, report["lengths"][key])
+    for problem in report["validation"]["openai"]:
+        warn(f"OpenAI format: {problem}")
+
+
+def _histogram(label: str, bins: list[dict[str, int]]) -> None:
+    if not bins:
+        return
+    out.print(f"[bold]{label}[/]")
+    top = max(b["count"] for b in bins) or 1
+    for b in bins:
+        bar = "█" * round(30 * b["count"] / top)
+        out.print(f"  {b['from']:>6}–{b['to']:<6} {bar} {b['count']}")
+
+
+def preview(report: dict[str, Any], n: int) -> None:
+    """The first N training samples, rendered the way the training model will see them."""
+    from chatclone.dataset.tokens import render_for_model
+
+    path = Path(report["path"]) / "train.jsonl"
+    with path.open(encoding="utf-8") as f:
+        for i, line in zip(range(n), f, strict=False):
+            messages = json.loads(line)["messages"]
+            out.rule(f"sample {i + 1}")
+            out.print(render_for_model(messages, report["settings"]["model"]), markup=False)

