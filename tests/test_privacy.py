@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -278,6 +279,15 @@ def test_overlaps_keep_the_longest() -> None:
     assert found("at 5 Jordan Street", ("Jordan",)) == only("address", "5 Jordan Street")
 
 
+@pytest.mark.parametrize(
+    "text", ["1 " * 3000, "12 " * 3000, "1234-" * 2000, "(1) " * 3000, "Calle " + "Abc " * 3000]
+)
+def test_long_runs_take_linear_time(text: str) -> None:
+    start = time.perf_counter()
+    find_pii(text, ("Jordan Lee",))
+    assert time.perf_counter() - start < 3  # a cubic scan took minutes on these
+
+
 def test_spans_point_into_the_text() -> None:
     text = "call 06 12 34 56 78 or mail a@example.com"
     for span in find_pii(text):
@@ -397,3 +407,11 @@ def test_quality_floor_on_labelled_set() -> None:
     overall = result.scores()
     assert overall["precision"] >= 0.97, result.fp
     assert overall["recall"] >= 0.95, result.fn
+
+
+def test_names_typed_in_lower_case_are_found_unless_they_are_everyday_words() -> None:
+    from chatclone.dataset.privacy import find_pii
+
+    found = find_pii("they won't survive the flight marco, ask MARCO", ["Marco", "Rose", "Mum"])
+    assert [s.value for s in found] == ["marco", "MARCO"]
+    assert [s.value for s in find_pii("a rose for mum from Rose", ["Rose", "Mum"])] == ["Rose"]

@@ -132,8 +132,9 @@ def number_blocks(text: str) -> list[tuple[int, int]]:
 
 # --- phone numbers -----------------------------------------------------------------------------
 
+# At most 32 characters, so that a long run of numbers is looked at in pieces, in linear time.
 _PHONE_CANDIDATE = re.compile(
-    r"(?<![\w+#/.,@\-])(?:\+ ?|\(\+?)?\d[\d ().\-/\u00a0]*\d(?!\w|[.,]\d)"
+    r"(?<![\w+#/.,@\-])(?:\+ ?|\(\+?)?\d[\d ().\-/\u00a0]{0,30}\d(?!\w|[.,\-/]\d)"
 )
 _PHONE_WORDS = re.compile(
     r"\b(?:tel|tél|phone|call|cell|mobile|number|whats ?app|text me|móvil|movil|teléfono|telefono|"
@@ -412,13 +413,27 @@ def _with_tail(text: str, end: int) -> int:
 # --- names -------------------------------------------------------------------------------------
 
 
+# Given names that are also everyday words: matched only as written, never in lower case.
+NAME_WORDS = frozenset(
+    """will may mark bill rose grace hope joy faith art sue pat mum dad mom nana papa mama june april
+    august ray dawn summer autumn amber ruby pearl jade jack rob don guy max sky river rain ash sandy
+    holly ivy lily daisy iris violet sunny cash gene miles chase hunter drew frank earl reed wade dean
+    doc king rich penny bella angel clement constance prudence victor sol luz paz rosa""".split()  # noqa: SIM905
+)
+
+
 def name_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Whole-word, case-sensitive: each name, and its first word if that is a capitalised word."""
+    """Whole-word: each name, and its first word if that is a capitalised word. People text in
+    lower case ("see you marco"), so names of 4+ letters also match in lower and upper case, unless
+    they are everyday words too (`NAME_WORDS`)."""
     forms = {n.strip() for n in names if n.strip()}
     for name in list(forms):
         first = name.split()[0]
         if len(first) >= 3 and first.isalpha() and first[0].isupper():
             forms.add(first)
+    for form in list(forms):
+        if len(form) >= 4 and form.lower() not in NAME_WORDS:
+            forms.update((form.lower(), form.upper()))
     if not forms:
         return None
     alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))

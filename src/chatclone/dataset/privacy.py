@@ -61,6 +61,9 @@ SURNAMES = tuple(
 )
 
 
+_DIGIT = re.compile(r"\d")
+
+
 @dataclass(frozen=True, slots=True)
 class Span:
     """One piece of personal data found in a text: `text[start:end] == value`."""
@@ -74,12 +77,13 @@ class Span:
 def find_pii(text: str, names: Iterable[str] = ()) -> list[Span]:
     """Every phone number, e-mail, URL, card, IBAN, address and given name in `text`, in order.
 
-    Names match whole words, case-sensitively: each of `names` and its first word when that is a
-    capitalised word of 3+ letters ("Jordan" from "Jordan Lee"). Where findings overlap, the
-    longest wins, then the most specific kind.
+    Names match whole words: each of `names` and its first word when that is a capitalised word
+    of 3+ letters ("Jordan" from "Jordan Lee"), as written and, for 4+ letters that are not also
+    everyday words (`pii_patterns.NAME_WORDS`), in lower and upper case too. Where findings
+    overlap, the longest wins, then the most specific kind.
     """
     found: list[tuple[int, int, str]] = []
-    has_digit = any(ch.isdigit() for ch in text)
+    has_digit = _DIGIT.search(text) is not None  # most detectors need a digit; most texts have none
     for kind, detect in _DETECTORS.items():
         needs = _NEEDS.get(kind)
         if (needs in text) if needs else has_digit:
