@@ -68,6 +68,17 @@ class DatasetSettings:
     low_info_threshold: float = _help(
         "Replies scoring below this (0–1) count as low-information.", default=0.35
     )
+    judge_url: str = _help(
+        "Optional LLM judge of replies: an OpenAI-compatible API base URL (e.g. "
+        "http://127.0.0.1:8080/v1). Empty: off, and nothing is sent anywhere. When set, each "
+        "pseudonymised reply and the message it answers are sent there to be rated.",
+        default="",
+    )
+    judge_model: str = _help("The model the judge endpoint should use.", default="")
+    judge_api_key_env: str = _help(
+        "The environment variable holding the judge's API key (e.g. OPENAI_API_KEY); empty: none.",
+        default="",
+    )
     pseudonymize_names: bool = _help(
         "Replace other people's names with consistent pseudonyms too.", default=False
     )

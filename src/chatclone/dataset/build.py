@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.config import DatasetSettings
-from chatclone.dataset import formats, lowinfo, privacy, tokens
+from chatclone.dataset import formats, judge, lowinfo, privacy, tokens
 from chatclone.dataset.model import ASSISTANT, USER, Drops, Sample, Session
 from chatclone.dataset.persona import ensure_persona, persona_text, system_prompt
 from chatclone.dataset.samples import chronological_split, dedupe, session_samples
@@ -87,7 +87,8 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
     if ds.low_info_filter:
         step("scoring replies")
         embedder = options.embedder or lowinfo.DefaultEmbedder()
-        _mark_low_information([s for s, _ in sessions], persona, ds, embedder, drops)
+        judged_by = judge.judge_from_settings(ds)
+        _mark_low_information([s for s, _ in sessions], persona, ds, embedder, judged_by, drops)
 
     step("building samples")
     counter = tokens.counter_for(ds.model)
@@ -122,6 +123,7 @@ def _mark_low_information(
     persona: str,
     ds: DatasetSettings,
     embedder: lowinfo.Embedder,
+    judged_by: judge.LLMJudge | None,
     drops: Drops,
 ) -> None:
     replies, contexts, turns = [], [], []
@@ -138,6 +140,9 @@ def _mark_low_information(
     topics = [line.lstrip("-* ").strip() for line in persona.splitlines()]
     topics = [t for t in topics if t and not t.startswith("#")]
     scores = lowinfo.score_replies(replies, contexts, topics, embedder)
+    if judged_by is not None:  # configured by the user: averaged with the local score
+        opinions = judged_by.score(replies, contexts)
+        scores = [(a + b) / 2 for a, b in zip(scores, opinions, strict=True)]
     for turn, score in zip(turns, scores, strict=True):
         if score < ds.low_info_threshold:
             turn.train = False
