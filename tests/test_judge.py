@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SAMPLE, cli
 
 from chatclone.config import DatasetSettings
 from chatclone.dataset.judge import PROMPT, LLMJudge, judge_from_settings
 from chatclone.errors import ChatcloneError
+
+from helpers import SAMPLE, cli
 
 
 class Judge(HTTPServer):
