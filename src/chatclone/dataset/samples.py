@@ -39,14 +39,8 @@ def render_turn(turn: Turn, is_group: bool, separator: str) -> dict[str, object]
     return message
 
 
-def session_samples(
-    session: Session,
-    system: str,
-    counter: TokenCounter,
-    max_tokens: int,
-    separator: str,
-    drops: Drops,
-) -> list[Sample]:
+def render_session(session: Session, separator: str, drops: Drops) -> list[dict[str, object]]:
+    """A session's turns as alternating chat messages, opener added; [] if it is not kept."""
     turns = session.turns
     if not any(t.role == ASSISTANT and i > 0 for i, t in enumerate(turns)):
         drops.add("no_reply_session")
@@ -57,20 +51,47 @@ def session_samples(
     if messages[-1]["role"] == USER:
         messages.pop()
         drops.add("trailing_user_turn")
+    return messages
+
+
+def windowed_samples(
+    session: Session,
+    messages: list[dict[str, object]],
+    sizes: list[int],
+    system: str,
+    system_size: int,
+    max_tokens: int,
+    drops: Drops,
+) -> list[Sample]:
+    """Windows over rendered messages whose token `sizes` are known (see `TokenCounter.count_each`);
+    a window's size is the sum of its messages' (chat templates render them one after another)."""
     head: list[dict[str, object]] = [{"role": SYSTEM, "content": system}]
-    # Each message is counted once, in one batch; a window's size is the sum (chat templates
-    # render messages one after another), so the tokenizer never runs twice over the same text.
-    sizes = counter.count_each(messages)
-    head_size = counter.count(head)
     samples = []
-    for start, end in _windows(sizes, max_tokens - head_size, drops):
+    for start, end in _windows(sizes, max_tokens - system_size, drops):
         window = head + messages[start:end]
         if not any(m.get("weight") == 1 for m in window):
             drops.add("low_information_sample")
             continue
-        size = head_size + sum(sizes[start:end])
+        size = system_size + sum(sizes[start:end])
         samples.append(Sample(window, session.chat, session.start, size))
     return samples
+
+
+def session_samples(
+    session: Session,
+    system: str,
+    counter: TokenCounter,
+    max_tokens: int,
+    separator: str,
+    drops: Drops,
+) -> list[Sample]:
+    """One session's samples, counting its messages on the spot (`build` batches across sessions)."""
+    messages = render_session(session, separator, drops)
+    if not messages:
+        return []
+    sizes = counter.count_each(messages)
+    system_size = counter.count([{"role": SYSTEM, "content": system}])
+    return windowed_samples(session, messages, sizes, system, system_size, max_tokens, drops)
 
 
 def _windows(sizes: list[int], budget: int, drops: Drops) -> list[tuple[int, int]]:
