@@ -415,3 +415,16 @@ def test_names_typed_in_lower_case_are_found_unless_they_are_everyday_words() ->
     found = find_pii("they won't survive the flight marco, ask MARCO", ["Marco", "Rose", "Mum"])
     assert [s.value for s in found] == ["marco", "MARCO"]
     assert [s.value for s in find_pii("a rose for mum from Rose", ["Rose", "Mum"])] == ["Rose"]
+
+
+def test_the_cloned_persons_name_is_never_a_pseudonym() -> None:
+    from chatclone.dataset.privacy import PSEUDONYMS, Pseudonymizer
+
+    # As many friends as pseudonyms but one: without the reservation every pseudonym is needed.
+    others = [f"Friend{i}" for i in range(len(PSEUDONYMS) - 1)]
+    me = f"{PSEUDONYMS[0]} Rivera"
+    unreserved = Pseudonymizer({}, others)
+    assert PSEUDONYMS[0] in {unreserved.clean(name).split()[0] for name in others}
+    pseudo = Pseudonymizer({}, others, reserved=[me])
+    given = {pseudo.clean(name).split()[0] for name in others}
+    assert PSEUDONYMS[0] not in given and len(given) == len(others)

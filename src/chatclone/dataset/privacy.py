@@ -128,11 +128,17 @@ class Pseudonymizer:
     pseudonymise; empty leaves names alone. `counts` is the number of replacements made per type.
     """
 
-    def __init__(self, mapping: dict[str, dict[str, str]], names: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        mapping: dict[str, dict[str, str]],
+        names: Iterable[str] = (),
+        reserved: Iterable[str] = (),
+    ) -> None:
         self.mapping = mapping
         self.names = tuple(n.strip() for n in names if n.strip())
         self.counts: Counter[str] = Counter()
-        self._real_words = {w.casefold() for n in self.names for w in n.split()}
+        # Never hand out a real name as a pseudonym, least of all the cloned person's (`reserved`).
+        self._real_words = {w.casefold() for n in (*self.names, *reserved) for w in n.split()}
 
     def clean(self, text: str) -> str:
         out, pos = [], 0
