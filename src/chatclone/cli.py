@@ -123,7 +123,7 @@ def messages(
 
     ws = Workspace.resolve(workspace)
     with ws.open_store() as store:
-        if chat is not None and not any(chat in (c.name, c.id) for c in store.chats()):
+        if chat is not None and not store.chat_ids(chat):
             raise ChatcloneError(f"no chat named '{chat}'; `chatclone stats` lists the chats")
         render.message_lines(store.iter_messages(chat), as_json)
 

@@ -42,7 +42,7 @@ def decide_me(settings: Settings, store: Store | None) -> MeDecision:
         return MeDecision(None, list(me.aliases), "unknown", "no messages with a sender stored yet")
     most = max(chats_per_sender.values())
     top = sorted(s for s, n in chats_per_sender.items() if n == most)
-    total = len(store.chats())
+    total = store.chat_count()
     if len(top) == 1:
         detail = f"the sender present in the most chats ({most} of {total})"
         return MeDecision(top[0], list(me.aliases), "most-chats", detail)

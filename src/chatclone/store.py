@@ -249,6 +249,16 @@ class Store:
         )
         return {s: n for s, n in rows}
 
+    def chat_ids(self, chat: str) -> list[str]:
+        """The ids of the chats with this name or id (names need not be unique)."""
+        rows = self.db.execute(
+            "SELECT id FROM chats WHERE name = ? OR id = ? ORDER BY id", (chat, chat)
+        )
+        return [r[0] for r in rows]
+
+    def chat_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chats").fetchone()[0])
+
     def chat_senders(self, chat_id: str) -> set[str]:
         """Everyone who wrote in a chat (system lines aside)."""
         rows = self.db.execute(
@@ -272,10 +282,14 @@ class Store:
             f"SELECT {_COLUMNS} FROM messages m JOIN chats c ON c.id = m.chat_id "
             "JOIN imports i ON i.id = m.import_id"
         )
-        params: tuple[str, ...] = ()
+        params: list[str] = []
         if chat is not None:
-            sql += " WHERE c.name = ? OR c.id = ?"
-            params = (chat, chat)
+            # Resolve the chat first so the query filters on the indexed chat_id: filtering on
+            # "name or id" through the join scans every message, once per chat read.
+            params = self.chat_ids(chat)
+            if not params:
+                return
+            sql += f" WHERE m.chat_id IN ({', '.join('?' * len(params))})"
         sql += " ORDER BY m.ts, m.id"
         for row in self.db.execute(sql, params):
             yield Message(
