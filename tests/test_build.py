@@ -42,6 +42,7 @@ def lines(path: Path) -> list[dict[str, object]]:
 
 def test_report_contract_and_valid_openai_files(ws: Path) -> None:
     report = build(ws, "--name", "first", "--format", "sharegpt")
+    assert report["name"] == "first"  # not a chat's name: a loop once shadowed it
     for key in ("samples", "sessions", "turns", "tokens", "drops", "pii", "path"):
         assert key in report
     samples = report["samples"]

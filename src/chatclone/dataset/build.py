@@ -81,11 +81,11 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
         for chat in store.chats():
             # Messages stream from the store, one chat at a time: only kept turns stay in memory.
             is_group = len(store.chat_senders(chat.id) - me) > 1
-            name = pseudo.clean(chat.name)
+            shown = pseudo.clean(chat.name)
             for part in split_sessions(store.iter_messages(chat.id), gap):
                 turns = build_turns(part, me, drops, blocked, pseudo.clean)
                 if turns:
-                    sessions.append((Session(name, chat.id, is_group, turns), chat.source))
+                    sessions.append((Session(shown, chat.id, is_group, turns), chat.source))
     turn_count = sum(len(s.turns) for s, _ in sessions)
 
     persona = pseudo.clean(persona_text(ensure_persona(ws.root)))
@@ -116,11 +116,16 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
     samples = dedupe(samples, drops)
     train, valid = chronological_split(samples, ds.valid_fraction)
 
+    limit = formats.example_token_limit(ds.model)
     problems = formats.validate_openai(
-        [s.messages for s in train], counter, token_counts=[s.tokens for s in train]
+        [s.messages for s in train], counter, limit, token_counts=[s.tokens for s in train]
     )
     valid_problems = formats.validate_openai(
-        [s.messages for s in valid], counter, min_examples=0, token_counts=[s.tokens for s in valid]
+        [s.messages for s in valid],
+        counter,
+        limit,
+        min_examples=0,
+        token_counts=[s.tokens for s in valid],
     )
     problems += [f"valid.jsonl: {p}" for p in valid_problems]
     report = _report(name, target, sessions, turn_count, train, valid, drops, pseudo, counter)
