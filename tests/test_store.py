@@ -80,10 +80,24 @@ def test_settings_round_trip_with_help_comments(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [("[me]\nnmae = 'x'\n", "unknown setting 'nmae'"), ("me = 3\n", "must be a table"),
-     ("[me\n", "not valid TOML")],
+     ("[me\n", "not valid TOML"),
+     ("[dataset]\nmax_context_tokens = '1024'\n", "max_context_tokens must be int, not '1024'"),
+     ("[dataset]\nsession_gap = 3\n", "session_gap must be str"),
+     ("[dataset]\nlow_info_filter = 1\n", "low_info_filter must be bool"),
+     ("[dataset]\nmax_context_tokens = true\n", "max_context_tokens must be int"),
+     ("[dataset]\nblocked_words = 'x'\n", "blocked_words must be list of strings"),
+     ("[me]\nname = 7\n", "name must be str")],
 )  # fmt: skip
 def test_bad_settings_are_named(tmp_path: Path, text: str, error: str) -> None:
+    # Types are checked against each field's default; a float setting takes an int too.
     path = tmp_path / "chatclone.toml"
     path.write_text(text)
     with pytest.raises(WorkspaceError, match=error):
         load_settings(path)
+
+
+def test_a_float_setting_accepts_an_int(tmp_path: Path) -> None:
+    path = tmp_path / "chatclone.toml"
+    path.write_text("[dataset]\nvalid_fraction = 0\nlow_info_threshold = 0.5\n")
+    settings = load_settings(path)
+    assert settings.dataset.valid_fraction == 0 and settings.dataset.low_info_threshold == 0.5

@@ -143,5 +143,26 @@ def _from_dict(cls: Any, data: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise WorkspaceError(f"{where}: [{name}] must be a table")
             value = _from_dict(type(sub), value, f"{where} [{name}]")
+        else:
+            _check_type(value, sub if sub is not None else f.default, f"{where}: {name}")
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _check_type(value: Any, default: Any, where: str) -> None:
+    """The value must have its default's type (None defaults are optional strings): a wrong type
+    is named here instead of failing later as an internal error."""
+    if default is None:
+        expected: tuple[type, ...] = (str,)
+    elif isinstance(default, bool):
+        expected = (bool,)
+    elif isinstance(default, float):
+        expected = (int, float)
+    else:
+        expected = (type(default),)
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and bool not in expected)
+    if ok and isinstance(value, list):
+        ok = all(isinstance(item, str) for item in value)
+    if not ok:
+        kind = " or ".join("list of strings" if t is list else t.__name__ for t in expected)
+        raise WorkspaceError(f"{where} must be {kind}, not {value!r}")
