@@ -15,8 +15,9 @@ from chatclone.dataset.samples import (
     OPENER,
     chronological_split,
     dedupe,
+    render_session,
     render_turn,
-    session_samples,
+    windowed_samples,
 )
 from chatclone.dataset.sessions import parse_duration, split_sessions
 from chatclone.dataset.turns import blocked_pattern, build_turns
@@ -43,6 +44,16 @@ class Words:
 
 
 words = Words()
+
+
+def session_samples(
+    s: Session, system: str, counter: Words, max_tokens: int, sep: str, drops: Drops
+) -> list[Sample]:
+    """The two steps `build` runs for each session, with this file's word counter."""
+    messages = render_session(s, sep, drops)
+    sizes = counter.count_each(messages)
+    head = counter.count([{"role": "system", "content": system}])
+    return windowed_samples(s, messages, sizes, system, head, max_tokens, drops) if messages else []
 
 
 @pytest.mark.parametrize(

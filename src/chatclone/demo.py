@@ -8,8 +8,6 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-SAMPLE_PACKAGE = "chatclone.data.sample"
-
 
 def sample_dir() -> Path:
     """The folder holding the sample exports (inside the installed package)."""

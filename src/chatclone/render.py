@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -23,10 +23,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from chatclone.ingest import IngestResult
 from chatclone.me import MeDecision
 from chatclone.messages import Kind, Message
 from chatclone.workspace import Workspace
+
+if TYPE_CHECKING:  # the ingest stage (and its parsers) only for the type: stats needs neither
+    from chatclone.ingest import IngestResult
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

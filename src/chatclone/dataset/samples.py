@@ -22,7 +22,6 @@ import math
 import re
 
 from chatclone.dataset.model import ASSISTANT, SYSTEM, USER, Drops, Sample, Session, Turn
-from chatclone.dataset.tokens import TokenCounter
 
 OPENER = "[new conversation]"
 
@@ -75,23 +74,6 @@ def windowed_samples(
         size = system_size + sum(sizes[start:end])
         samples.append(Sample(window, session.chat, session.start, size))
     return samples
-
-
-def session_samples(
-    session: Session,
-    system: str,
-    counter: TokenCounter,
-    max_tokens: int,
-    separator: str,
-    drops: Drops,
-) -> list[Sample]:
-    """One session's samples, counting its messages on the spot (`build` batches across sessions)."""
-    messages = render_session(session, separator, drops)
-    if not messages:
-        return []
-    sizes = counter.count_each(messages)
-    system_size = counter.count([{"role": SYSTEM, "content": system}])
-    return windowed_samples(session, messages, sizes, system, system_size, max_tokens, drops)
 
 
 def _windows(sizes: list[int], budget: int, drops: Drops) -> list[tuple[int, int]]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +26,7 @@ import ijson
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import ParseReport, Source
+from chatclone.parsers.base import READ_ERRORS, ParseReport, Source
 
 CHUNK = 64 * 1024
 PROGRESS_EVERY = 4 * 1024 * 1024  # bytes between two `report.progress` calls
@@ -114,8 +112,6 @@ class TelegramParser:
                     f"truncated or malformed JSON ({_first_line(e)})",
                     locate_json_error(source, stream.last_read_at),
                 ) from None
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                raise InputError(source.display, f"cannot read: {e}") from None
         if report.progress is not None:
             report.progress(stream.pos)
         if not reader.chats_seen:
@@ -458,7 +454,7 @@ def locate_json_error(source: Source, near: int) -> int | None:
                     pass
             except ijson.JSONError:
                 pass
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, InputError):
+    except (*READ_ERRORS, InputError):
         return None
     return stream.last_content_line if stream.at_end else stream.line_of_last_byte
 

@@ -39,8 +39,6 @@ LOOKS_LIKE_HEADER = re.compile(
 _AM_WORDS = {"am", "a", "vorm", "午前", "上午", "ص", "πμ", "дп", "fm", "de", "sa", "오전"}
 _PM_WORDS = {"pm", "p", "nachm", "午後", "下午", "م", "μμ", "пп", "em", "du", "ch", "오후"}
 
-ORDERS = ("DMY", "MDY", "YMD")
-
 
 def ampm_of(marker: str) -> str | None:
     """'AM', 'PM' or None for a marker such as 'p. m.', 'PM', 'a.m.' or 'nachm.'."""
