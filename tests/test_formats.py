@@ -229,3 +229,10 @@ def test_hf_copy_needs_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_formats_listed() -> None:
     assert FORMATS == ("openai", "sharegpt", "hf")
+
+
+def test_a_fine_tuned_models_limit_is_its_bases() -> None:
+    from chatclone.dataset.formats import example_token_limit
+
+    assert example_token_limit("ft:gpt-3.5-turbo-0125:acme::abc123") == 16385
+    assert example_token_limit("ft:gpt-4.1-mini-2025-04-14:acme::x") == 65536

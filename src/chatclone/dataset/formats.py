@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from chatclone.dataset.model import ASSISTANT, SYSTEM, USER
-from chatclone.dataset.tokens import TokenCounter, counter_for
+from chatclone.dataset.tokens import TokenCounter, base_model, counter_for
 from chatclone.errors import ChatcloneError, InputError
 
 FORMATS = ("openai", "sharegpt", "hf")
@@ -35,7 +35,7 @@ _KEYS = {"role", "content", "weight", "name"}
 
 def example_token_limit(model: str) -> int:
     """OpenAI's per-example token limit for training `model`."""
-    base = model.removeprefix("ft:")
+    base = base_model(model)
     for prefix, limit in _SMALLER_LIMITS.items():
         if base.startswith(prefix):
             return limit

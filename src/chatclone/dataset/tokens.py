@@ -90,10 +90,16 @@ def is_openai_model(model: str) -> bool:
     return model.startswith(OPENAI_PREFIXES) and not Path(model).exists()
 
 
+def base_model(model: str) -> str:
+    """A fine-tuned model's base ("ft:gpt-4.1-mini-2025-04-14:org::id" → "gpt-4.1-mini-2025-04-14");
+    any other name unchanged."""
+    return model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model
+
+
 def openai_encoding(model: str) -> str:
     """tiktoken's encoding for an OpenAI model: cl100k_base for gpt-3.5 and gpt-4 (not 4o/4.1),
     o200k_base for everything newer. Fine-tuned models ("ft:BASE:org::id") use their base's."""
-    base = model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model
+    base = base_model(model)
     if base.startswith("gpt-3.5") or re.match(r"gpt-4(?![o.])", base):
         return "cl100k_base"
     return "o200k_base"
@@ -334,7 +340,7 @@ class CostEstimate:
 def training_price(model: str) -> float | None:
     """USD per 1M training tokens from the dated table; a fine-tuned model ("ft:BASE:…") trains
     at its base's price, and a name without its date ("gpt-4.1-mini") at the dated one's."""
-    base = model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model
+    base = base_model(model)
     if base in OPENAI_TRAINING_PRICES:
         return OPENAI_TRAINING_PRICES[base]
     dated = re.compile(re.escape(base) + r"-\d{4}(?:-\d{2}-\d{2})?")

@@ -195,19 +195,20 @@ class _Reader:
             sender, text, sep = rest[:-1], "", ":"
         if more:
             text = "\n".join([text, *more]) if sep else "\n".join([rest, *more])
-        if not sep or self._is_system(sender, text):
+        classified = _classify(text) if sep else None
+        if classified is None or self._is_system(sender, text, classified[0]):
             if sep and self.ios:
                 rest = text  # the "sender" was the chat's name
             elif more:
                 rest = "\n".join([rest, *more])
             body = rest.lstrip(BIDI)
             return self._build(lineno, ts, None, Kind.SYSTEM, body, False, None)
-        kind, body, edited, attachment = _classify(text)
+        kind, body, edited, attachment = classified
         if kind is Kind.TEXT and not self.ios and body == markers.ANDROID_VIEW_ONCE:
             kind, body = Kind.MEDIA, ""
         return self._build(lineno, ts, sender, kind, body, edited, attachment)
 
-    def _is_system(self, sender: str, text: str) -> bool:
+    def _is_system(self, sender: str, text: str, kind: Kind) -> bool:
         if not self.ios:
             # `Ana changed the subject from "a: b" to "c"` splits at the colon inside the quote,
             # leaving an odd number of quote marks in the "sender"; a contact saved as
@@ -220,7 +221,7 @@ class _Reader:
             return False
         # Media, deletions and calls always have a real sender, even one named like the chat: in
         # a one-to-one chat the contact's name is both the chat's and the system lines' "sender".
-        if _classify(text)[0] is not Kind.TEXT:
+        if kind is not Kind.TEXT:
             return False
         return sender in self.system_senders or bool(markers.SYSTEM.match(markers.normalize(text)))
 
