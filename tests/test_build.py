@@ -126,6 +126,11 @@ def test_preview_prints_samples_in_the_models_chat_format(ws: Path) -> None:
     assert run.code == 0, run.err
     assert run.out.count("<|im_start|>system") == 2
     assert "sample 2" in run.out and "sample 3" not in run.out
+    scripted = cli(
+        "build", "-w", ws, "--no-low-info-filter", "--preview", "1", "--json", "--name", "j"
+    )
+    assert json.loads(scripted.out)["samples"]  # stdout stays one JSON document
+    assert "<|im_start|>system" in scripted.err
 
 
 def test_low_information_replies_stay_as_context_only(ws: Path) -> None:

@@ -232,7 +232,7 @@ def build(
     else:
         render.build_report(report)
     if preview:
-        render.preview(report, preview)
+        render.preview(report, preview, to_stderr=as_json)
 
 
 @app.command()

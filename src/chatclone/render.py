@@ -240,13 +240,15 @@ def _histogram(label: str, bins: list[dict[str, int]]) -> None:
         out.print(f"  {b['from']:>6}–{b['to']:<6} {bar} {b['count']}")
 
 
-def preview(report: dict[str, Any], n: int) -> None:
-    """The first N training samples, rendered the way the training model will see them."""
+def preview(report: dict[str, Any], n: int, to_stderr: bool = False) -> None:
+    """The first N training samples, rendered the way the training model will see them (on
+    stderr when stdout carries JSON)."""
     from chatclone.dataset.tokens import render_for_model
 
+    console = err if to_stderr else out
     path = Path(report["path"]) / "train.jsonl"
     with path.open(encoding="utf-8") as f:
         for i, line in zip(range(n), f, strict=False):
             messages = json.loads(line)["messages"]
-            out.rule(f"sample {i + 1}")
-            out.print(render_for_model(messages, report["settings"]["model"]), markup=False)
+            console.rule(f"sample {i + 1}")
+            console.print(render_for_model(messages, report["settings"]["model"]), markup=False)
