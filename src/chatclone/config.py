@@ -91,11 +91,79 @@ class DatasetSettings:
 
 
 @dataclass
+class TrainSettings:
+    """How `chatclone train` fine-tunes a model on a dataset (command-line flags override these)."""
+
+    backend: str = _help(
+        "'local' (LoRA with transformers + peft on this machine; nothing leaves it) or 'openai' "
+        "(OpenAI's fine-tuning API; the dataset is uploaded to OpenAI).",
+        default="local",
+    )
+    base: str = _help(
+        "Local backend: the model to fine-tune. 'default' is the packaged SmolLM2-135M-Instruct "
+        "(offline); else a Hugging Face id (e.g. Qwen/Qwen2.5-7B-Instruct) or a local folder.",
+        default="default",
+    )
+    openai_model: str = _help(
+        "OpenAI backend: the base model to fine-tune.", default="gpt-4.1-mini-2025-04-14"
+    )
+    suffix: str = _help(
+        "OpenAI backend: up to 64 characters added to the fine-tuned model's name.",
+        default="chatclone",
+    )
+    epochs: int = _help("Passes over the training set.", default=3)
+    max_steps: int = _help(
+        "Local backend: stop after this many optimizer steps (0: run all epochs).", default=0
+    )
+    learning_rate: float = _help(
+        "Local backend: peak learning rate, after warm-up and before the cosine decay.",
+        default=2e-4,
+    )
+    warmup_ratio: float = _help(
+        "Local backend: share of the steps spent warming the learning rate up from 0.",
+        default=0.05,
+    )
+    lora_r: int = _help("Local backend: LoRA rank.", default=16)
+    lora_alpha: int = _help("Local backend: LoRA alpha (scale = alpha / r).", default=32)
+    lora_dropout: float = _help("Local backend: dropout on the LoRA branch.", default=0.05)
+    target_modules: list[str] = _help(
+        "Local backend: which layers get LoRA adapters (empty: every linear layer but the "
+        "output head).",
+        default_factory=list,
+    )
+    batch_tokens: int = _help(
+        "Local backend: tokens per micro-batch, padding included. Samples of similar length are "
+        "batched together so little compute goes to padding.",
+        default=2048,
+    )
+    grad_accum: int = _help(
+        "Local backend: micro-batches per optimizer step (gradient accumulation).", default=2
+    )
+    eval_every: int = _help(
+        "Local backend: compute the validation loss every this many steps (0: only at the end).",
+        default=20,
+    )
+    save_every: int = _help(
+        "Local backend: write a checkpoint every this many steps, for --resume.", default=20
+    )
+    keep_checkpoints: int = _help("Local backend: how many recent checkpoints to keep.", default=2)
+    seed: int = _help("Local backend: random seed (data order, LoRA initialisation).", default=42)
+    qlora: bool = _help(
+        "Local backend, CUDA only: load the base model in 4 bits (bitsandbytes QLoRA).",
+        default=False,
+    )
+    gradient_checkpointing: bool = _help(
+        "Local backend, CUDA only: recompute activations to save memory (slower).", default=False
+    )
+
+
+@dataclass
 class Settings:
     """Everything in `chatclone.toml`."""
 
     me: MeSettings = field(default_factory=MeSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
 
 
 def load_settings(path: Path) -> Settings:

@@ -24,3 +24,10 @@ class InputError(ChatcloneError):
 
 class WorkspaceError(ChatcloneError):
     """The workspace (settings file or store) is missing, unreadable or from a newer version."""
+
+
+class Interrupted(ChatcloneError):
+    """The user stopped a long job (Ctrl-C) after its state was saved; the message says how to
+    continue."""
+
+    exit_code = 130

@@ -148,3 +148,81 @@ def _from_pretrained(name: str, **kwargs: Any) -> Any:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+DEFAULT_MODEL_DIR = "smollm2-135m-instruct-f32"
+
+
+def base_model_path(model: str) -> str:
+    """Where `from_pretrained` finds `model`: for "default", the float32 copy of the packaged
+    SmolLM2 in the cache (converted from its GGUF on first use, about 30 s, then reused); else
+    the folder or Hugging Face id as given."""
+    if model == DEFAULT_MODEL:
+        return str(_default_model_dir(cache_dir() / "models" / DEFAULT_MODEL_DIR))
+    path = Path(model).expanduser()
+    return str(path) if path.exists() else model
+
+
+def load_causal_lm(model: str, **kwargs: Any) -> Any:
+    """A transformers causal LM for `model` ("default", a folder or a Hugging Face id); extra
+    keyword arguments go to `from_pretrained` (dtype, quantization_config, device_map…)."""
+    try:
+        from transformers import AutoModelForCausalLM
+    except ImportError as e:
+        raise ChatcloneError(
+            f"the local backend needs transformers and torch: pip install 'chatclone[train]' "
+            f"({_first_line(e)})"
+        ) from e
+    where = base_model_path(model)
+    try:
+        return AutoModelForCausalLM.from_pretrained(where, **kwargs)
+    except Exception as e:  # OSError, ValueError, hub errors…
+        raise ChatcloneError(
+            f"cannot load the model '{model}' ({_first_line(e)}). Use 'default', a local folder "
+            "with a transformers model, or a Hugging Face id (downloaded on first use; offline it "
+            f"must already be in the Hugging Face cache: `huggingface-cli download {model}`)"
+        ) from e
+
+
+def _default_model_dir(cached: Path) -> Path:
+    if (cached / "config.json").is_file() and any(cached.glob("*.safetensors")):
+        return cached
+    gguf = default_gguf()
+    try:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    except ImportError as e:
+        raise ChatcloneError(
+            f"converting the default model needs transformers, torch and gguf: "
+            f"pip install 'chatclone[train]' ({_first_line(e)})"
+        ) from e
+    except Exception as e:
+        raise ChatcloneError(
+            f"cannot read the default model from {gguf} ({_first_line(e)}); reinstall it with "
+            f"`{INSTALL_HINT}`"
+        ) from e
+    # The weights are float32 now; without these, save_pretrained refuses (GGUF "quantization").
+    model.hf_quantizer = None  # type: ignore[assignment]
+    model.config.quantization_config = None
+    if hasattr(model.config, "__dict__"):
+        model.config.__dict__.pop("quantization_config", None)
+    tokenizer = load_tokenizer(DEFAULT_MODEL)
+    _save_atomically(_Both(model, tokenizer), cached)
+    if not (cached / "config.json").is_file():  # the cache is read-only: use a private copy
+        private = Path(tempfile.mkdtemp(prefix="chatclone-model-"))
+        model.save_pretrained(str(private))
+        tokenizer.save_pretrained(str(private))
+        return private
+    return cached
+
+
+class _Both:
+    """Saves a model and its tokenizer into one folder (for `_save_atomically`)."""
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model, self.tokenizer = model, tokenizer
+
+    def save_pretrained(self, where: str) -> None:
+        self.model.save_pretrained(where)
+        self.tokenizer.save_pretrained(where)

@@ -132,6 +132,9 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
     report["validation"] = {"openai": problems}
     report["cost"] = _cost(ds, sum(s.tokens for s in train), options.price_per_million, counter)
     report["me"] = decision.name
+    # What a chat with the clone needs to rebuild the training system prompt exactly.
+    report["persona"] = persona
+    report["sources"] = dict(Counter(src for _, src in sessions).most_common())
     report["settings"] = asdict(ds)
     step("writing files")
     _write(target, train, valid, options.formats, report)

@@ -1,0 +1,1 @@
+"""Training backends: `chatclone train --backend local|openai` (see `runs.py` for the run folder)."""

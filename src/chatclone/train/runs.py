@@ -1,0 +1,175 @@
+"""Run folders: `runs/NAME/` in the workspace, one per `chatclone train`, whatever the backend.
+
+Every run folder has `run.json`, the record that `chatclone chat` and `chatclone export` read:
+
+- `name`, `backend` ("local" or "openai"), `created` (ISO time), `status`: "running",
+  "interrupted", "failed", "finished" (local) or, for OpenAI, "uploading" until the job exists
+  ("interrupted" or "failed" if it never does), then the job's status ("validating_files",
+  "queued", "running", "succeeded", "failed", "cancelled");
+- `base`: the base model as given ("default", a Hugging Face id or folder, an OpenAI model name);
+- `dataset`, `dataset_sha256`: which dataset it was trained on (name under `datasets/`, and a
+  hash of its train.jsonl + valid.jsonl);
+- `model`: what to chat with: for an OpenAI run the fine-tuned model id once the job succeeded
+  (`ft:…`), for a local run `null` (the adapter is in `adapter/` beside run.json);
+- `me`, `source`, `persona`: whom the clone plays, on which messenger, and the persona text exactly
+  as the dataset's system prompts have it (pseudonymised if the dataset was): a chat rebuilds the
+  training system prompt from them with `chatclone.dataset.persona.system_prompt`;
+- `extra`: backend-specific details (OpenAI: `job_id`, `training_file`, `validation_file`,
+  `suffix`, `epochs`, `cost_usd`, `trained_tokens`, `error`; `started_elsewhere` for a job first
+  recorded by `--follow`). An OpenAI run also keeps `events.jsonl`: the job's events, oldest first.
+
+A local run also holds `adapter/`, `tokenizer/`, `config.json` (the resolved settings),
+`metrics.jsonl`, `loss.png`, `README.md` (model card) and `checkpoints/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chatclone.errors import ChatcloneError
+from chatclone.workspace import Workspace
+
+RUNS_DIR = "runs"
+RECORD = "run.json"
+DATASETS_DIR = "datasets"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass
+class RunRecord:
+    name: str
+    backend: str
+    base: str
+    dataset: str
+    dataset_sha256: str
+    me: str
+    source: str
+    persona: str = ""
+    status: str = "running"
+    created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
+    model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def runs_root(ws: Workspace) -> Path:
+    return ws.root / RUNS_DIR
+
+
+def check_name(name: str, what: str = "run") -> str:
+    if not _NAME.match(name):
+        raise ChatcloneError(
+            f"'{name}' is not a usable {what} name: use letters, digits, '.', '_' and '-'"
+        )
+    return name
+
+
+def new_run_name(ws: Workspace) -> str:
+    """A timestamp; a suffix keeps two runs started in the same second apart."""
+    base = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while (runs_root(ws) / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def save_record(run_dir: Path, record: RunRecord) -> None:
+    """Write run.json through a temporary file and a rename, so it is never half-written."""
+    tmp = run_dir / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps(asdict(record), ensure_ascii=False, indent=2) + "\n", "utf-8")
+    os.replace(tmp, run_dir / RECORD)
+
+
+def load_record(run_dir: Path) -> RunRecord:
+    path = run_dir / RECORD
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return RunRecord(**data)
+    except FileNotFoundError:
+        raise ChatcloneError(f"{run_dir} is not a chatclone run (no {RECORD})") from None
+    except (ValueError, TypeError) as e:
+        raise ChatcloneError(f"{path}: damaged run record ({e})") from None
+
+
+def list_runs(ws: Workspace) -> list[tuple[Path, RunRecord]]:
+    """Every run in the workspace, oldest first."""
+    root = runs_root(ws)
+    if not root.is_dir():
+        return []
+    runs = [(d, load_record(d)) for d in root.iterdir() if (d / RECORD).is_file()]
+    return sorted(runs, key=lambda r: (r[1].created, r[1].name))
+
+
+def is_usable(run_dir: Path, record: RunRecord) -> bool:
+    """Whether there is something to chat with: an adapter, or a fine-tuned OpenAI model id."""
+    if record.backend == "openai":
+        return bool(record.model)
+    return (run_dir / "adapter" / "adapter_config.json").is_file()
+
+
+def find_run(ws: Workspace, name: str | None) -> tuple[Path, RunRecord]:
+    """The named run, else the latest one that has a model to chat with."""
+    if name:
+        run_dir = runs_root(ws) / check_name(name)
+        if not run_dir.is_dir():
+            known = ", ".join(r.name for _, r in list_runs(ws)) or "none yet"
+            raise ChatcloneError(f"no run '{name}' in {runs_root(ws)} (runs: {known})")
+        return run_dir, load_record(run_dir)
+    usable = [(d, r) for d, r in list_runs(ws) if is_usable(d, r)]
+    if not usable:
+        raise ChatcloneError(
+            f"no trained model in {ws.root} yet: run `chatclone train` first (or pass "
+            "--model openai:ft:… to chat with an OpenAI fine-tuned model)"
+        )
+    return usable[-1]
+
+
+def find_dataset(ws: Workspace, name: str | None) -> Path:
+    """`datasets/NAME/`, else the most recently built dataset."""
+    root = ws.root / DATASETS_DIR
+    if name:
+        path = root / check_name(name, "dataset")
+        if not (path / "train.jsonl").is_file():
+            raise ChatcloneError(
+                f"no dataset '{name}' in {root} (run `chatclone build --name {name}`)"
+            )
+        return path
+    built = [d for d in root.iterdir() if (d / "train.jsonl").is_file()] if root.is_dir() else []
+    if not built:
+        raise ChatcloneError(f"no dataset in {ws.root} yet: run `chatclone build` first")
+    return max(built, key=lambda d: ((d / "train.jsonl").stat().st_mtime, d.name))
+
+
+def dataset_sha256(dataset_dir: Path) -> str:
+    """One hash over train.jsonl and valid.jsonl: the model card names exactly what was learnt."""
+    digest = hashlib.sha256()
+    for part in ("train.jsonl", "valid.jsonl"):
+        path = dataset_dir / part
+        digest.update(part.encode() + b"\0")
+        if path.is_file():
+            with path.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def dataset_identity(dataset_dir: Path) -> tuple[str, str, str]:
+    """Whom the dataset clones, the messenger most of it comes from and the persona text of its
+    system prompts, from its report.json."""
+    try:
+        report = json.loads((dataset_dir / "report.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        report = {}
+    me = str(report.get("me") or "")
+    sources = report.get("sources") or {}
+    source = "whatsapp"
+    if isinstance(sources, dict) and sources:
+        source = max(sources, key=lambda s: sources[s])
+    return me, str(source), str(report.get("persona") or "")
