@@ -236,6 +236,230 @@ def build(
 
 
 @app.command()
+def train(
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="local: LoRA on this machine (nothing leaves it). openai: OpenAI's fine-tuning API "
+            "(uploads the dataset; needs OPENAI_API_KEY). Default: settings, local.",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Dataset name under datasets/ (default: the latest built).",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Run folder name under runs/ (default: a timestamp).", show_default=False
+        ),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Base model. local: 'default' (packaged SmolLM2-135M, offline), a Hugging Face id or a "
+            "folder; openai: a fine-tunable model name. Default: settings.",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", help="Passes over the training set.", show_default=False),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            "--max-steps", help="local: stop after this many optimizer steps.", show_default=False
+        ),
+    ] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option("--lr", help="local: peak learning rate.", show_default=False)
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="local: continue run NAME from its latest checkpoint.",
+            show_default=False,
+        ),
+    ] = None,
+    suffix: Annotated[
+        str | None,
+        typer.Option(
+            "--suffix",
+            help="openai: text added to the fine-tuned model's name.",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="openai: start without asking to confirm the cost.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="openai: validate and estimate the cost, then stop; no network access.",
+        ),
+    ] = False,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            "--follow",
+            help="openai: follow job JOB_ID again (after an interruption).",
+            show_default=False,
+        ),
+    ] = None,
+    cancel: Annotated[
+        str | None, typer.Option("--cancel", help="openai: cancel job JOB_ID.", show_default=False)
+    ] = None,
+    price: Annotated[
+        float | None,
+        typer.Option(
+            "--price-per-million",
+            help="openai: training price override (USD per 1M tokens).",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune a model on a dataset into runs/NAME/: locally with LoRA (CPU or GPU), or through
+    OpenAI's fine-tuning API (cost estimated and confirmed first)."""
+    from dataclasses import replace
+
+    from chatclone import render
+    from chatclone.train.base import TrainRequest, backend_for
+
+    ws = Workspace.resolve(workspace)
+    settings = ws.settings().train
+    flags = {
+        "backend": backend,
+        "epochs": epochs,
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "suffix": suffix,
+    }
+    overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if base is not None:
+        overrides["openai_model" if (backend or settings.backend) == "openai" else "base"] = base
+    settings = replace(settings, **overrides)
+    request = TrainRequest(
+        settings,
+        dataset,
+        name,
+        resume,
+        yes,
+        dry_run,
+        follow,
+        cancel,
+        price,
+        interactive=not as_json,
+    )
+    result = backend_for(settings.backend).train(ws, request)
+    if as_json:
+        _emit_json(result)
+    else:
+        render.train_result(result)
+
+
+@app.command()
+def export(
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="The run to export (default: the latest).", show_default=False),
+    ] = None,
+    merged: Annotated[
+        bool,
+        typer.Option(
+            "--merged",
+            help="Merge the LoRA adapter into the base model: a full model folder "
+            "that transformers and vLLM load.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Where to write it (default: runs/NAME/merged).", show_default=False
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a local run's model (`--merged`: adapter merged into the base weights)."""
+    from chatclone import render
+    from chatclone.train.export import export_merged
+
+    if not merged:
+        raise ChatcloneError("say what to export: --merged (the only kind so far)")
+    result = export_merged(Workspace.resolve(workspace), run, out)
+    if as_json:
+        _emit_json(result)
+    else:
+        render.out.print(
+            f"Wrote the merged model to [bold]{result['path']}[/] ({result['size_mb']} MB)"
+        )
+
+
+@app.command()
+def chat(
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="The run to talk to (default: the latest trained one).",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Talk to an OpenAI model instead: openai:ft:… (needs OPENAI_API_KEY).",
+            show_default=False,
+        ),
+    ] = None,
+    once: Annotated[
+        str | None,
+        typer.Option(
+            "--once",
+            help="Send TEXT, print the clone's reply and exit (for scripts).",
+            show_default=False,
+        ),
+    ] = None,
+    partner: Annotated[
+        str,
+        typer.Option(
+            "--partner", help="Who the clone thinks it is texting (goes into the system prompt)."
+        ),
+    ] = "a friend",
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Longest reply, in tokens.")
+    ] = 200,
+    temperature: Annotated[
+        float, typer.Option("--temperature", help="Sampling temperature (0: greedy).")
+    ] = 0.7,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Fix sampling for reproducible replies.", show_default=False),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Chat with your clone in the terminal (streamed; /reset starts over, /exit quits)."""
+    from chatclone.chat.terminal import ChatOptions, run_chat
+
+    options = ChatOptions(run, model, once, partner, max_new_tokens, temperature, seed, as_json)
+    run_chat(Workspace.resolve(workspace), options)
+
+
+@app.command()
 def demo(
     workspace: Annotated[
         Path, typer.Option("--workspace", "-w", help="Where to put the demo clone.")

@@ -252,3 +252,17 @@ def preview(report: dict[str, Any], n: int, to_stderr: bool = False) -> None:
             messages = json.loads(line)["messages"]
             console.rule(f"sample {i + 1}")
             console.print(render_for_model(messages, report["settings"]["model"]), markup=False)
+
+
+def train_result(result: dict[str, Any]) -> None:
+    """A training summary: the backend's `message` first, then its scalar fields as a table."""
+    if result.get("message"):
+        out.print(str(result["message"]))
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for key, value in result.items():
+        if key == "message" or isinstance(value, dict | list):
+            continue
+        table.add_row(f"[bold]{key}[/]", "—" if value is None else str(value))
+    out.print(table)
+    if result.get("next"):
+        out.print(f"\nNext: {result['next']}")
