@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 
 from chatclone import models
-from chatclone.chat import engine as engine_module
+from chatclone.chat import openai_chat
 from chatclone.chat.engine import (
     BubbleStream,
     Conversation,
     Engine,
     GenerationSettings,
-    LocalGenerator,
-    OpenAIGenerator,
     Target,
     fit_messages,
     open_engine,
     resolve_target,
     split_bubbles,
 )
+from chatclone.chat.local import LocalGenerator
+from chatclone.chat.openai_chat import OpenAIGenerator
 from chatclone.chat.terminal import ChatOptions, run_chat
 from chatclone.dataset.persona import system_prompt
 from chatclone.dataset.samples import OPENER
@@ -400,7 +400,7 @@ def openai_replay(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
             content=sse(["on my", " way\nsee", " you soon"]),
         )
 
-    monkeypatch.setattr(engine_module, "openai_client", lambda: mock_client(handler))
+    monkeypatch.setattr(openai_chat, "openai_client", lambda: mock_client(handler))
     return bodies
 
 

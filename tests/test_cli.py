@@ -154,17 +154,33 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_help_explains_every_command() -> None:
     run = cli("--help")
-    for command in ("ingest", "stats", "messages", "me", "demo"):
+    for command in (
+        "ingest",
+        "stats",
+        "messages",
+        "me",
+        "build",
+        "train",
+        "chat",
+        "export",
+        "demo",
+    ):
         assert command in run.out
     assert "--workspace" in cli("ingest", "--help").out
 
 
-def test_demo_ingests_the_sample_and_is_repeatable(tmp_path: Path) -> None:
-    first = cli("demo", "-w", tmp_path / "demo")
+def test_demo_runs_the_whole_path_and_is_repeatable(tmp_path: Path) -> None:
+    first = cli("demo", "-w", tmp_path / "demo", "--train-steps", "2")
     assert first.code == 0, first.err
-    assert "850 new messages" in " ".join(first.out.split())
-    assert "Sam Rivera" in first.out
-    second = cli("demo", "-w", tmp_path / "demo")
+    text = " ".join(first.out.split())
+    assert "850 new messages" in text and "Sam Rivera" in text
+    assert "A short chat with the clone" in text and "are you still going to lisbon?" in text
+    assert text.count("Sam Rivera ›") >= 3  # one or more bubbles for each scripted message
+    assert "chatclone chat -w" in text
+    [run] = (tmp_path / "demo" / "runs").iterdir()
+    assert (run / "adapter" / "adapter_config.json").exists()
+    second = cli("demo", "-w", tmp_path / "demo", "--train-steps", "0")
+    assert second.code == 0, second.err
     assert "0 new messages, 850 already stored" in " ".join(second.out.split())
 
 

@@ -189,6 +189,10 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_result(built: Path, tmp_path
 def test_clear_errors(built: Path, tmp_path: Path) -> None:
     unknown = cli("train", "-w", built, "--resume", "nope")
     assert unknown.code != 0 and "no run 'nope'" in unknown.err
+    dry = cli("train", "-w", built, "--dry-run")
+    assert dry.code != 0 and "--backend openai" in dry.err
+    resume = cli("train", "-w", built, "--backend", "openai", "--resume", "first")
+    assert resume.code != 0 and "--follow JOB_ID" in resume.err
     empty = tmp_path / "empty"
     assert cli("ingest", SAMPLE["WhatsApp Chat with Jordan.txt"], "-w", empty).code == 0
     no_dataset = cli("train", "-w", empty, "--max-steps", "1")

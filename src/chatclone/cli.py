@@ -339,6 +339,8 @@ def train(
 
     ws = Workspace.resolve(workspace)
     settings = ws.settings().train
+    if backend is None and (follow or cancel):
+        backend = "openai"  # only OpenAI jobs can be followed or cancelled
     flags = {
         "backend": backend,
         "epochs": epochs,
@@ -464,40 +466,17 @@ def demo(
     workspace: Annotated[
         Path, typer.Option("--workspace", "-w", help="Where to put the demo clone.")
     ] = Path("chatclone-demo"),
+    train_steps: Annotated[
+        int,
+        typer.Option("--train-steps", help="LoRA steps to train (0: skip training and the chat)."),
+    ] = 16,
 ) -> None:
-    """Run the pipeline on the bundled sample (three synthetic chats of "Sam Rivera"): ingest, show
-    the stats, build a dataset and preview it."""
-    from chatclone import render
-    from chatclone.demo import prepare_demo, sample_exports
-    from chatclone.ingest import ingest as run_ingest
-    from chatclone.stats import collect_stats
+    """Run the whole path on the bundled sample (three synthetic chats of "Sam Rivera") with the
+    default model on this machine: ingest, stats, build a dataset, a few minutes of LoRA training
+    on CPU, and a short scripted chat with the clone."""
+    from chatclone.demo import run_demo
 
-    ws = Workspace.resolve(workspace)
-    exports = sample_exports()
-    render.out.print(f"[bold]1. Ingest[/] the bundled sample: {', '.join(p.name for p in exports)}")
-    with render.ProgressBars() as bars:
-        render.ingest_result(run_ingest(ws, exports, progress=bars.start), ws)
-    render.out.print("\n[bold]2. What is stored[/] (`chatclone stats`)")
-    with ws.open_store() as store:
-        render.stats(collect_stats(store, ws.settings()))
-    render.out.print("\n[bold]3. Build a fine-tuning dataset[/] (`chatclone build`)")
-    prepare_demo(ws.root)
-    from chatclone.dataset.build import BuildOptions, build_dataset
-
-    options = BuildOptions(formats=("openai", "sharegpt"))
-    with render.Steps() as steps:
-        options.progress = steps.step
-        report = build_dataset(ws, options)
-    render.build_report(report)
-    render.out.print(
-        "\n[bold]4. Two samples[/] as the model will see them (`chatclone build --preview 2`)"
-    )
-    render.preview(report, 2)
-    render.out.print(
-        f"\nNext: `chatclone messages -w {ws.root} --chat Family` reads a chat back; "
-        f"{report['path']}/train.jsonl is ready for fine-tuning; "
-        "`chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
-    )
+    run_demo(Workspace.resolve(workspace), train_steps)
 
 
 def main() -> None:

@@ -1,12 +1,27 @@
 """The bundled demo sample: three synthetic WhatsApp chats of "Sam Rivera" (see data/sample/FACTS.md).
 
-`chatclone demo` (and `make demo`) ingests it into a workspace and shows what was stored.
+`chatclone demo` (and `make demo`) runs the whole path on it with the default model: ingest, stats,
+build, a few minutes of LoRA training on CPU, and a short scripted chat with the clone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatclone.workspace import Workspace
+
+# A learning rate well above the everyday default: the demo has minutes, not hours, to show change.
+DEMO_TRAIN: dict[str, Any] = {"learning_rate": 1e-3, "eval_every": 4, "save_every": 8}
+SCRIPT = (
+    "hey! how's it going?",
+    "are you still going to lisbon?",
+    "how's biscuit doing",
+)
 
 
 def sample_dir() -> Path:
@@ -28,3 +43,95 @@ def prepare_demo(root: Path) -> None:
     target = root / PERSONA_FILE
     if not target.exists():
         target.write_text((sample_dir() / PERSONA_FILE).read_text("utf-8"), "utf-8")
+
+
+def run_demo(ws: Workspace, train_steps: int) -> None:
+    from chatclone import render
+
+    report = _ingest_and_build(ws)
+    if train_steps <= 0:
+        render.out.print(
+            f"\nNext: {report['path']}/train.jsonl is ready; `chatclone train -w {ws.root}` trains on it."
+        )
+        return
+    result = _train(ws, report["name"], train_steps)
+    _chat(ws, result["run"])
+    render.out.print(
+        f"\n[bold]Next[/]\n"
+        f"- `chatclone chat -w {ws.root}` to talk to this clone yourself;\n"
+        f"- `chatclone train -w {ws.root} --epochs 3` for a better one (about {_estimate(result)} on this machine), "
+        "or `--backend openai` to fine-tune with OpenAI;\n"
+        f"- `chatclone export -w {ws.root} --merged` for a model folder transformers and vLLM load;\n"
+        "- `chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
+    )
+
+
+def _ingest_and_build(ws: Workspace) -> dict[str, Any]:
+    from chatclone import render
+    from chatclone.dataset.build import BuildOptions, build_dataset
+    from chatclone.ingest import ingest
+    from chatclone.stats import collect_stats
+
+    exports = sample_exports()
+    render.out.print(f"[bold]1. Ingest[/] the bundled sample: {', '.join(p.name for p in exports)}")
+    with render.ProgressBars() as bars:
+        render.ingest_result(ingest(ws, exports, progress=bars.start), ws)
+    render.out.print("\n[bold]2. What is stored[/] (`chatclone stats`)")
+    with ws.open_store() as store:
+        render.stats(collect_stats(store, ws.settings()))
+    render.out.print("\n[bold]3. Build a fine-tuning dataset[/] (`chatclone build --preview 1`)")
+    prepare_demo(ws.root)
+    options = BuildOptions(formats=("openai", "sharegpt"))
+    with render.Steps() as steps:
+        options.progress = steps.step
+        report = build_dataset(ws, options)
+    render.build_report(report)
+    render.preview(report, 1)
+    return report
+
+
+def _train(ws: Workspace, dataset: str, steps: int) -> dict[str, Any]:
+    from chatclone import render
+    from chatclone.train.base import TrainRequest
+    from chatclone.train.local import LocalBackend
+
+    render.out.print(
+        f"\n[bold]4. Fine-tune[/] SmolLM2-135M-Instruct with LoRA on this machine, {steps} steps "
+        f"(`chatclone train --max-steps {steps}`)"
+    )
+    settings = replace(ws.settings().train, backend="local", max_steps=steps, **DEMO_TRAIN)
+    result = LocalBackend().train(ws, TrainRequest(settings, dataset=dataset))
+    render.train_result({k: v for k, v in result.items() if k != "next"})
+    return result
+
+
+def _chat(ws: Workspace, run: str) -> None:
+    from chatclone import render
+    from chatclone.chat.engine import GenerationSettings, open_engine
+    from chatclone.chat.terminal import chat_loop
+
+    render.out.print(f"\n[bold]5. A short chat with the clone[/] (`chatclone chat --run {run}`)")
+    engine = open_engine(ws, run, notify=lambda m: render.err.print(f"[dim]{m}[/]"))
+    chat_loop(engine, GenerationSettings(max_new_tokens=60, temperature=0.7, seed=7), _scripted())
+
+
+def _scripted() -> Any:
+    lines: Iterator[str] = iter(SCRIPT)
+
+    def read(prompt: str) -> str:
+        from chatclone import render
+
+        line = next(lines, None)
+        if line is None:
+            raise EOFError
+        render.out.print(f"[bold]{prompt}[/]{line}")
+        return line
+
+    return read
+
+
+def _estimate(result: dict[str, Any]) -> str:
+    """How long three epochs would take at the speed just measured."""
+    epochs = max(float(result.get("epochs") or 0), 1e-9)
+    minutes = float(result.get("seconds") or 0) / epochs * 3 / 60
+    return f"{minutes:.0f} minutes" if minutes >= 1 else "a minute"

@@ -14,6 +14,9 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -226,3 +229,21 @@ class _Both:
     def save_pretrained(self, where: str) -> None:
         self.model.save_pretrained(where)
         self.tokenizer.save_pretrained(where)
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No weight-loading bars or library deprecation warnings: the caller already says what is
+    loading, and the user can do nothing about either."""
+    from transformers.utils import logging
+
+    hf_logging: Any = logging  # its toggles are untyped
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()

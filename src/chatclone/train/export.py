@@ -64,9 +64,10 @@ def _merge(run_dir: Path, record: runs.RunRecord) -> Any:
         import torch
 
         kwargs["dtype"] = torch.bfloat16
-    base = models.load_causal_lm(record.base, **kwargs)
-    model = PeftModel.from_pretrained(base, str(run_dir / "adapter"))
-    return model.merge_and_unload()
+    with models.quiet_loading():
+        base = models.load_causal_lm(record.base, **kwargs)
+        model = PeftModel.from_pretrained(base, str(run_dir / "adapter"))
+        return model.merge_and_unload()
 
 
 def _precision(run_dir: Path) -> str:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chatclone import models
+from chatclone import models, render
 from chatclone.config import TrainSettings
 from chatclone.errors import ChatcloneError, Interrupted
 from chatclone.train import artifacts, checkpoints, hardware, runs
@@ -40,6 +40,10 @@ CONFIG = "config.json"
 
 class LocalBackend:
     def train(self, ws: Workspace, request: TrainRequest) -> dict[str, Any]:
+        if request.follow or request.cancel or request.dry_run:
+            raise ChatcloneError(
+                "--follow, --cancel and --dry-run are for OpenAI jobs: add --backend openai"
+            )
         if request.resume:
             run_dir, record, settings = _reopen(ws, request.resume)
         else:
@@ -120,12 +124,18 @@ class Trainer:
         import torch
 
         torch.manual_seed(self.settings.seed)
+        if self.interactive and self.hw.main:
+            render.err.print(
+                f"[dim]Loading {self.settings.base} on {self.hw.device} "
+                "(the default model is converted once on first use, about 30 s)…[/]"
+            )
         self.tokenizer = models.load_tokenizer(self.settings.base)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
-        model = models.load_causal_lm(
-            self.settings.base, **hardware.model_kwargs(self.hw, self.settings)
-        )
+        with models.quiet_loading():
+            model = models.load_causal_lm(
+                self.settings.base, **hardware.model_kwargs(self.hw, self.settings)
+            )
         limit = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
         self.train_set, skipped = self._encode("train.jsonl", limit)
         self.valid_set, _ = self._encode("valid.jsonl", limit, required=False)
@@ -134,7 +144,8 @@ class Trainer:
                 f"{self.dataset_dir / 'train.jsonl'}: no sample has a reply to learn from"
             )
         self.skipped = skipped
-        self.model = self._with_lora(hardware.prepare_model(model, self.hw, self.settings))
+        with models.quiet_loading():
+            self.model = self._with_lora(hardware.prepare_model(model, self.hw, self.settings))
         params = [p for p in self.model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=self.settings.learning_rate, weight_decay=0.0)
         lengths = [len(s.ids) for s in self.train_set]

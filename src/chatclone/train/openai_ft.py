@@ -339,6 +339,10 @@ def _check_modes(request: TrainRequest) -> None:
         raise ChatcloneError("pass --follow or --cancel, not both")
     if request.dry_run and (request.follow or request.cancel):
         raise ChatcloneError("--dry-run only applies to starting a job")
+    if request.resume:
+        raise ChatcloneError(
+            "--resume continues a local run; an OpenAI job is picked up with --follow JOB_ID"
+        )
 
 
 def _poll_seconds(default: float) -> float:
