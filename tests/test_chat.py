@@ -412,6 +412,12 @@ def openai_ws(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_an_openai_run_is_used_only_when_named(openai_ws: Path) -> None:
+    """The latest run being an OpenAI one must not send a chat to OpenAI unasked."""
+    run = cli("chat", "-w", openai_ws, "--once", "hi")
+    assert run.code != 0 and "--run ft1" in run.err
+
+
 def test_openai_run_streams_with_the_training_prompt(
     openai_ws: Path, openai_replay: list[dict[str, Any]]
 ) -> None:
@@ -419,6 +425,8 @@ def test_openai_run_streams_with_the_training_prompt(
         "chat",
         "-w",
         openai_ws,
+        "--run",
+        "ft1",
         "--once",
         "where are you?",
         "--json",
@@ -483,7 +491,7 @@ def test_openai_key_missing_is_a_clear_error(
     openai_ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    run = cli("chat", "-w", openai_ws, "--once", "hi")
+    run = cli("chat", "-w", openai_ws, "--run", "ft1", "--once", "hi")
     assert run.code != 0 and "OPENAI_API_KEY" in run.err
 
 

@@ -17,8 +17,8 @@ from chatclone.train.data import (
     encode_conversation,
     length_grouped_batches,
 )
-from chatclone.train.local import _lr_factor
 from chatclone.train.loss import assistant_loss_sum
+from chatclone.train.trainer import _lr_factor
 
 CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "You are Sam Rivera, texting on WhatsApp."},

@@ -192,7 +192,7 @@ def test_clear_errors(built: Path, tmp_path: Path) -> None:
     dry = cli("train", "-w", built, "--dry-run")
     assert dry.code != 0 and "--backend openai" in dry.err
     resume = cli("train", "-w", built, "--backend", "openai", "--resume", "first")
-    assert resume.code != 0 and "--follow JOB_ID" in resume.err
+    assert resume.code != 0 and "only apply to --backend local" in resume.err
     empty = tmp_path / "empty"
     assert cli("ingest", SAMPLE["WhatsApp Chat with Jordan.txt"], "-w", empty).code == 0
     no_dataset = cli("train", "-w", empty, "--max-steps", "1")

@@ -341,6 +341,10 @@ def train(
     settings = ws.settings().train
     if backend is None and (follow or cancel):
         backend = "openai"  # only OpenAI jobs can be followed or cancelled
+    _check_train_flags(
+        backend or settings.backend, resume, max_steps=max_steps, lr=learning_rate, epochs=epochs,
+        base=base, dataset=dataset, name=name,
+    )  # fmt: skip
     flags = {
         "backend": backend,
         "epochs": epochs,
@@ -365,10 +369,24 @@ def train(
         interactive=not as_json,
     )
     result = backend_for(settings.backend).train(ws, request)
+    if not result:  # a second GPU process under `accelerate launch`: the first one reports
+        return
     if as_json:
         _emit_json(result)
     else:
         render.train_result(result)
+
+
+def _check_train_flags(backend: str, resume: str | None, **given: object) -> None:
+    """Flags that would be silently ignored are refused instead."""
+    local_only = [f"--{k.replace('_', '-')}" for k in ("max_steps", "lr") if given[k] is not None]
+    if backend == "openai" and (local_only or resume):
+        raise ChatcloneError(f"{', '.join(local_only) or '--resume'} only apply to --backend local")
+    if resume and any(v is not None for v in given.values()):
+        raise ChatcloneError(
+            "--resume continues a run with its own settings: drop --max-steps, --lr, --epochs, "
+            "--base, --dataset and --name"
+        )
 
 
 @app.command()

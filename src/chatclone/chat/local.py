@@ -31,7 +31,9 @@ class LocalGenerator:
         from peft import PeftModel
 
         with models.quiet_loading():
-            model = PeftModel.from_pretrained(models.load_causal_lm(base), str(run_dir / "adapter"))
+            # float32: transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU.
+            base_model = models.load_causal_lm(base, dtype=torch.float32)
+            model = PeftModel.from_pretrained(base_model, str(run_dir / "adapter"))
         if torch.cuda.is_available():
             model = model.to("cuda")
         model.eval()

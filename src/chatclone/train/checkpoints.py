@@ -86,7 +86,7 @@ def load(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> Progre
     try:
         progress = Progress(**json.loads((checkpoint / "state.json").read_text("utf-8")))
         weights = load_file(str(checkpoint / "adapter" / "adapter_model.safetensors"))
-        saved = torch.load(checkpoint / "trainer.pt", weights_only=False)
+        saved = torch.load(checkpoint / "trainer.pt", map_location="cpu", weights_only=False)
     except (OSError, ValueError, TypeError, RuntimeError) as e:
         raise ChatcloneError(
             f"{checkpoint}: damaged checkpoint ({e}); delete it to resume from the one before"

@@ -57,13 +57,11 @@ def export_merged(ws: Workspace, run: str | None, out: Path | None) -> dict[str,
 def _merge(run_dir: Path, record: runs.RunRecord) -> Any:
     """The base in the precision it was trained in (a QLoRA run's base unquantized, in bf16),
     with the adapter's low-rank updates added into its weights."""
+    import torch
     from peft import PeftModel
 
-    kwargs: dict[str, Any] = {}
-    if _precision(run_dir) == "bfloat16":
-        import torch
-
-        kwargs["dtype"] = torch.bfloat16
+    bf16 = _precision(run_dir) == "bfloat16"
+    kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float32}
     with models.quiet_loading():
         base = models.load_causal_lm(record.base, **kwargs)
         model = PeftModel.from_pretrained(base, str(run_dir / "adapter"))

@@ -28,12 +28,13 @@ class Hardware:
     precision: str  # "float32" or "bfloat16"
     world_size: int = 1
     rank: int = 0
+    local_rank: int = 0
     accelerator: Any = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def cuda(self) -> bool:
-        return self.device == "cuda"
+        return self.device.startswith("cuda")  # "cuda:1" under accelerate
 
     @property
     def main(self) -> bool:
@@ -58,39 +59,53 @@ def detect(settings: TrainSettings) -> Hardware:
     """CUDA when there is a GPU, else CPU; CUDA-only settings on a CPU are an error, not ignored."""
     import torch
 
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if processes > 1 and not torch.cuda.is_available():
+        raise ChatcloneError(
+            "several training processes need CUDA GPUs; on a CPU run `chatclone train` once"
+        )
     if not torch.cuda.is_available():
-        wanted = [n for n in ("qlora", "gradient_checkpointing") if getattr(settings, n)]
-        if wanted:
-            raise ChatcloneError(
-                f"{' and '.join(wanted)} need a CUDA GPU and none is available; turn them off in "
-                "chatclone.toml [train]"
-            )
-        return Hardware("cpu", "float32")
+        hardware = Hardware("cpu", "float32")
+        check_settings(hardware, settings)
+        return hardware
     bf16 = torch.cuda.is_bf16_supported()
     hardware = Hardware("cuda", "bfloat16" if bf16 else "float32")
     if not bf16:
         hardware.notes.append("this GPU has no bf16: training in float32")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if processes > 1:
         _distributed(hardware)
     return hardware
+
+
+def check_settings(hardware: Hardware, settings: TrainSettings) -> None:
+    """CUDA-only settings on a CPU are an error, not silently ignored."""
+    wanted = [n for n in ("qlora", "gradient_checkpointing") if getattr(settings, n)]
+    if wanted and not hardware.cuda:
+        raise ChatcloneError(
+            f"{' and '.join(wanted)} need a CUDA GPU and none is available; turn them off in "
+            "chatclone.toml [train]"
+        )
 
 
 def _distributed(hardware: Hardware) -> None:
     from accelerate import Accelerator
 
-    accelerator = Accelerator()
+    # Autocast is done by hand (`Hardware.autocast`): accelerate must not add a loss scaler.
+    accelerator = Accelerator(mixed_precision="no")
     hardware.accelerator = accelerator
     hardware.world_size = accelerator.num_processes
     hardware.rank = accelerator.process_index
+    hardware.local_rank = accelerator.local_process_index
     hardware.device = str(accelerator.device)
 
 
 def model_kwargs(hardware: Hardware, settings: TrainSettings) -> dict[str, Any]:
-    """`from_pretrained` arguments: float32 on CPU; bf16 (or 4-bit NF4 for QLoRA) on CUDA."""
-    if not hardware.cuda:
-        return {}
+    """`from_pretrained` arguments: float32 on CPU (transformers would otherwise keep a bf16
+    checkpoint's dtype); bf16 (or 4-bit NF4 for QLoRA) on CUDA."""
     import torch
 
+    if not hardware.cuda:
+        return {"dtype": torch.float32}
     dtype = torch.bfloat16 if hardware.precision == "bfloat16" else torch.float32
     kwargs: dict[str, Any] = {"dtype": dtype}
     if settings.qlora:
@@ -108,7 +123,7 @@ def model_kwargs(hardware: Hardware, settings: TrainSettings) -> dict[str, Any]:
             bnb_4bit_compute_dtype=dtype,
         )
     if hardware.world_size > 1:
-        kwargs["device_map"] = {"": hardware.rank}
+        kwargs["device_map"] = {"": hardware.local_rank}
     return kwargs
 
 
@@ -118,7 +133,10 @@ def prepare_model(model: Any, hardware: Hardware, settings: TrainSettings) -> An
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
-            model, use_gradient_checkpointing=settings.gradient_checkpointing
+            model,
+            use_gradient_checkpointing=settings.gradient_checkpointing,
+            # Reentrant checkpointing breaks with LoRA under DistributedDataParallel.
+            gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     elif hardware.cuda and settings.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -146,6 +164,35 @@ def no_sync(model: Any, hardware: Hardware, last: bool) -> contextlib.AbstractCo
         return contextlib.nullcontext()
     sync: Callable[[Any], contextlib.AbstractContextManager[Any]] = hardware.accelerator.no_sync
     return sync(model)
+
+
+def barrier(hardware: Hardware) -> None:
+    """Every process waits here for the others (nothing to wait for in one process)."""
+    if hardware.accelerator is not None:
+        hardware.accelerator.wait_for_everyone()
+
+
+def share(hardware: Hardware, value: str | None) -> str:
+    """The first process's `value`, on every process (the run's name, decided once)."""
+    if hardware.accelerator is None:
+        assert value is not None
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    box = [value]
+    broadcast_object_list(box, from_process=0)
+    assert box[0] is not None
+    return box[0]
+
+
+def total(hardware: Hardware, count: int) -> int:
+    """The sum of `count` over every process."""
+    if hardware.accelerator is None:
+        return count
+    import torch
+
+    summed = hardware.accelerator.reduce(torch.tensor(count, device=hardware.device), "sum")
+    return int(summed.item())
 
 
 def peak_memory_mb(hardware: Hardware) -> float | None:

@@ -1,41 +1,23 @@
 """`chatclone train --backend local`: LoRA fine-tuning with transformers + peft, on CPU or GPU.
 
-The loop is written out rather than handed to `transformers.Trainer` because what matters here
-is specific: loss on the assistant's tokens only (`loss.py`), length-grouped micro-batches
-(`data.py`), gradient accumulation with every trained token weighted the same, a warm-up then
-cosine learning rate, validation every N steps, checkpoints every N steps and on Ctrl-C that
-`--resume` continues exactly (`checkpoints.py`), and a progress bar with loss, tokens per second
-and ETA. The run folder is described in `runs.py`.
+This module starts or reopens the run folder (described in `runs.py`), once, on the first process
+when several GPUs train together, and hands it to the training loop in `trainer.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
-import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from chatclone import models, render
 from chatclone.config import TrainSettings
-from chatclone.errors import ChatcloneError, Interrupted
-from chatclone.train import artifacts, checkpoints, hardware, runs
+from chatclone.errors import ChatcloneError
+from chatclone.train import guard, hardware, runs
 from chatclone.train.base import TrainRequest
-from chatclone.train.data import (
-    Encoded,
-    collate,
-    encode_file,
-    group_by_tokens,
-    length_grouped_batches,
-    micro_batches,
-)
-from chatclone.train.loss import assistant_loss_sum
-from chatclone.train.progress import TrainProgress
+from chatclone.train.trainer import CONFIG, Trainer
 from chatclone.workspace import Workspace
-
-CONFIG = "config.json"
 
 
 class LocalBackend:
@@ -44,13 +26,19 @@ class LocalBackend:
             raise ChatcloneError(
                 "--follow, --cancel and --dry-run are for OpenAI jobs: add --backend openai"
             )
-        if request.resume:
-            run_dir, record, settings = _reopen(ws, request.resume)
-        else:
-            run_dir, record, settings = _create(ws, request)
+        hw = hardware.detect(request.settings)
+        opened = None
+        if hw.main:  # the others wait for its name: one run folder, created once
+            opened = _reopen(ws, request.resume) if request.resume else _create(ws, request)
+        name = hardware.share(hw, opened[1].name if opened else None)
+        if opened is None:
+            opened = _reopen(ws, name, fresh=not request.resume)
+        run_dir, record, settings = opened
+        hardware.check_settings(hw, settings)
         dataset_dir = ws.root / runs.DATASETS_DIR / record.dataset
-        trainer = Trainer(run_dir, record, settings, dataset_dir, request.interactive)
-        return trainer.run()
+        trainer = Trainer(run_dir, record, settings, dataset_dir, hw, request.interactive)
+        with guard.run_lock(run_dir) if hw.main else contextlib.nullcontext():
+            return trainer.run()
 
 
 def _create(ws: Workspace, request: TrainRequest) -> tuple[Path, runs.RunRecord, TrainSettings]:
@@ -73,11 +61,14 @@ def _create(ws: Workspace, request: TrainRequest) -> tuple[Path, runs.RunRecord,
     return run_dir, record, settings
 
 
-def _reopen(ws: Workspace, name: str) -> tuple[Path, runs.RunRecord, TrainSettings]:
+def _reopen(
+    ws: Workspace, name: str, fresh: bool = False
+) -> tuple[Path, runs.RunRecord, TrainSettings]:
+    """A run to continue (`fresh`: one the first process has just created, for the others)."""
     run_dir, record = runs.find_run(ws, name)
     if record.backend != "local":
         raise ChatcloneError(f"run '{name}' is an OpenAI run: use --backend openai --follow JOB_ID")
-    if record.status == "finished":
+    if record.status == "finished" and not fresh:
         raise ChatcloneError(f"run '{name}' has already finished; start a new run to train more")
     try:
         config = json.loads((run_dir / CONFIG).read_text("utf-8"))
@@ -93,342 +84,3 @@ def _check(settings: TrainSettings) -> None:
             raise ChatcloneError(f"train setting {field} must be at least 1")
     if settings.max_steps < 0 or settings.learning_rate <= 0:
         raise ChatcloneError("max_steps must be 0 or more and learning_rate above 0")
-
-
-@dataclass
-class StepResult:
-    loss: float
-    lr: float
-    tokens: int
-    trained: int
-
-
-class Trainer:
-    """One local training run, from loading the model to the finished run folder."""
-
-    def __init__(
-        self,
-        run_dir: Path,
-        record: runs.RunRecord,
-        settings: TrainSettings,
-        dataset_dir: Path,
-        interactive: bool,
-    ) -> None:
-        self.run_dir, self.record, self.settings = run_dir, record, settings
-        self.dataset_dir, self.interactive = dataset_dir, interactive
-        self.hw = hardware.detect(settings)
-
-    # --- setting up ---------------------------------------------------------------------
-
-    def _load(self) -> None:
-        import torch
-
-        torch.manual_seed(self.settings.seed)
-        if self.interactive and self.hw.main:
-            render.err.print(
-                f"[dim]Loading {self.settings.base} on {self.hw.device} "
-                "(the default model is converted once on first use, about 30 s)…[/]"
-            )
-        self.tokenizer = models.load_tokenizer(self.settings.base)
-        pad = self.tokenizer.pad_token_id
-        self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
-        with models.quiet_loading():
-            model = models.load_causal_lm(
-                self.settings.base, **hardware.model_kwargs(self.hw, self.settings)
-            )
-        limit = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
-        self.train_set, skipped = self._encode("train.jsonl", limit)
-        self.valid_set, _ = self._encode("valid.jsonl", limit, required=False)
-        if not self.train_set:
-            raise ChatcloneError(
-                f"{self.dataset_dir / 'train.jsonl'}: no sample has a reply to learn from"
-            )
-        self.skipped = skipped
-        with models.quiet_loading():
-            self.model = self._with_lora(hardware.prepare_model(model, self.hw, self.settings))
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.settings.learning_rate, weight_decay=0.0)
-        lengths = [len(s.ids) for s in self.train_set]
-        # Batches are cut by length, so every epoch has the same number of them.
-        self.per_epoch = len(length_grouped_batches(lengths, self.settings.batch_tokens, 0, 0))
-        self.total_steps = self._total_steps()
-        warmup = math.ceil(self.settings.warmup_ratio * self.total_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: _lr_factor(step, warmup, self.total_steps)
-        )
-        self.model, self.optimizer = hardware.wrap(self.model, optimizer, self.hw)
-        self.selective = self.hw.accelerator is None
-
-    def _encode(self, file: str, limit: int, required: bool = True) -> tuple[list[Encoded], int]:
-        path = self.dataset_dir / file
-        if not path.is_file():
-            if required:
-                raise ChatcloneError(
-                    f"{path} is missing; rebuild the dataset with `chatclone build`"
-                )
-            return [], 0
-        return encode_file(self.tokenizer, path, limit)
-
-    def _with_lora(self, model: Any) -> Any:
-        from peft import LoraConfig, get_peft_model
-
-        s = self.settings
-        config = LoraConfig(
-            r=s.lora_r,
-            lora_alpha=s.lora_alpha,
-            lora_dropout=s.lora_dropout,
-            target_modules=s.target_modules or "all-linear",
-            task_type="CAUSAL_LM",
-        )
-        return get_peft_model(model, config)
-
-    def _total_steps(self) -> int:
-        if self.settings.max_steps:
-            return self.settings.max_steps
-        per_step = self.settings.grad_accum * self.hw.world_size
-        return max(1, math.ceil(self.per_epoch * self.settings.epochs / per_step))
-
-    # --- the loop -----------------------------------------------------------------------
-
-    def run(self) -> dict[str, Any]:
-        self._load()
-        progress = self._resume_point()
-        self.record.status = "running"
-        self._save_record()
-        if progress.step == 0 and self.valid_set and self.hw.main:
-            artifacts.append_metric(self.run_dir, {"step": 0, "valid_loss": self.evaluate()})
-        stream = self._stream(progress.micro_batches)
-        bar = TrainProgress(
-            self.total_steps, progress.step, enabled=self.interactive and self.hw.main
-        )
-        last_saved = progress.step
-        started = time.perf_counter() - progress.seconds
-        try:
-            with bar:
-                while progress.step < self.total_steps:
-                    result = self._step(stream, progress)
-                    progress.seconds = time.perf_counter() - started
-                    self._log(progress, result, bar)
-                    if self._due(progress.step, self.settings.eval_every):
-                        self._log_eval(progress.step, bar)
-                    if self._due(progress.step, self.settings.save_every):
-                        self._checkpoint(progress)
-                        last_saved = progress.step
-        except KeyboardInterrupt:
-            if progress.step > last_saved:
-                self._checkpoint(progress)
-            self.record.status = "interrupted"
-            self._save_record()
-            raise Interrupted(
-                f"training stopped at step {progress.step}/{self.total_steps}; continue with "
-                f"`chatclone train --resume {self.record.name}`"
-            ) from None
-        except BaseException:
-            self.record.status = "failed"
-            self._save_record()
-            raise
-        return self._finish(progress)
-
-    def _resume_point(self) -> checkpoints.Progress:
-        found = checkpoints.latest(self.run_dir)
-        if found is None:
-            (self.run_dir / artifacts.METRICS).unlink(missing_ok=True)
-            return checkpoints.Progress()
-        progress = checkpoints.load(
-            found, hardware.unwrap(self.model, self.hw), self.optimizer, self.scheduler
-        )
-        artifacts.truncate_metrics(self.run_dir, progress.step)
-        return progress
-
-    def _stream(self, consumed: int) -> Iterator[tuple[int, list[int]]]:
-        """This process's micro-batches, after the `consumed` ones every process has done."""
-        stream = micro_batches(self.train_set, self.settings.batch_tokens, self.settings.seed)
-        for index, item in enumerate(stream):
-            if index >= consumed and index % self.hw.world_size == self.hw.rank:
-                yield item
-
-    def _step(
-        self, stream: Iterator[tuple[int, list[int]]], progress: checkpoints.Progress
-    ) -> StepResult:
-        """One optimizer step over `grad_accum` micro-batches (per process)."""
-        import torch
-
-        group = [next(stream) for _ in range(self.settings.grad_accum)]
-        batches = [collate([self.train_set[i] for i in idx], self.pad_id) for _, idx in group]
-        # Every process divides by the trained tokens of the whole step, on every process, so that
-        # the sum of the (averaged) gradients is the mean over all of them.
-        trained = sum(b.trained for b in batches) * self.hw.world_size
-        total = 0.0
-        self.model.train()
-        for k, batch in enumerate(batches):
-            last = k == len(batches) - 1
-            with hardware.no_sync(self.model, self.hw, last), self.hw.autocast():
-                loss = assistant_loss_sum(self.model, batch, self.hw.device, self.selective)
-                self.hw.backward(loss * self.hw.world_size / trained)
-            total += float(loss.detach())
-        torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], 1.0)
-        lr = float(self.scheduler.get_last_lr()[0])  # the rate this step uses
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        tokens = sum(b.tokens for b in batches)
-        progress.step += 1
-        progress.micro_batches += len(batches) * self.hw.world_size
-        progress.tokens += tokens
-        progress.trained_tokens += trained // self.hw.world_size
-        return StepResult(total * self.hw.world_size / trained, lr, tokens, trained)
-
-    def evaluate(self) -> float:
-        """Mean loss per assistant token over the validation set."""
-        import torch
-
-        self.model.eval()
-        total, trained = 0.0, 0
-        lengths = [len(s.ids) for s in self.valid_set]
-        order = sorted(range(len(lengths)), key=lengths.__getitem__)
-        with torch.no_grad(), self.hw.autocast():
-            for batch_idx in group_by_tokens(order, lengths, self.settings.batch_tokens):
-                batch = collate([self.valid_set[i] for i in batch_idx], self.pad_id)
-                total += float(
-                    assistant_loss_sum(self.model, batch, self.hw.device, self.selective)
-                )
-                trained += batch.trained
-        self.model.train()
-        return round(total / max(trained, 1), 5)
-
-    # --- bookkeeping --------------------------------------------------------------------
-
-    @staticmethod
-    def _due(step: int, every: int) -> bool:
-        return every > 0 and step % every == 0
-
-    def _log(self, progress: checkpoints.Progress, result: StepResult, bar: TrainProgress) -> None:
-        seconds = max(progress.seconds, 1e-9)
-        speed = round(progress.tokens / seconds, 1)
-        row: dict[str, Any] = {
-            "step": progress.step,
-            "epoch": round(progress.micro_batches / max(self.per_epoch, 1), 4),
-            "loss": round(result.loss, 5),
-            "lr": result.lr,
-            "tokens_per_s": speed,
-            "trained_tokens_per_s": round(progress.trained_tokens / seconds, 1),
-            "elapsed_s": round(progress.seconds, 2),
-        }
-        if self.hw.main:
-            artifacts.append_metric(self.run_dir, row)
-        bar.update(progress.step, result.loss, speed)
-
-    def _log_eval(self, step: int, bar: TrainProgress) -> None:
-        if not self.valid_set:
-            return
-        loss = self.evaluate()
-        if self.hw.main:
-            artifacts.append_metric(self.run_dir, {"step": step, "valid_loss": loss})
-        bar.note(f"step {step}/{self.total_steps}: validation loss {loss:.4f}")
-
-    def _checkpoint(self, progress: checkpoints.Progress) -> None:
-        if self.hw.main:
-            model = hardware.unwrap(self.model, self.hw)
-            checkpoints.save(
-                self.run_dir,
-                model,
-                self.optimizer,
-                self.scheduler,
-                progress,
-                self.settings.keep_checkpoints,
-            )
-
-    def _save_record(self) -> None:
-        if self.hw.main:
-            runs.save_record(self.run_dir, self.record)
-
-    def _finish(self, progress: checkpoints.Progress) -> dict[str, Any]:
-        rows = artifacts.read_metrics(self.run_dir)
-        if self.valid_set and not any(
-            r.get("step") == progress.step and "valid_loss" in r for r in rows
-        ):
-            self._log_eval(progress.step, TrainProgress(0, 0, enabled=False))
-        if not self.hw.main:
-            return {}
-        model = hardware.unwrap(self.model, self.hw)
-        model.save_pretrained(str(self.run_dir / "adapter"))
-        self.tokenizer.save_pretrained(str(self.run_dir / "tokenizer"))
-        config = self._config(progress)
-        (self.run_dir / CONFIG).write_text(json.dumps(config, indent=2) + "\n", "utf-8")
-        artifacts.plot_losses(self.run_dir)
-        artifacts.write_card(self.run_dir, config)
-        self.record.status = "finished"
-        self._save_record()
-        return self._summary(progress)
-
-    def _config(self, progress: checkpoints.Progress) -> dict[str, Any]:
-        s = self.settings
-        return {
-            "run": self.record.name,
-            "settings": asdict(s),
-            "base": s.base,
-            "base_path": models.base_model_path(s.base),
-            "me": self.record.me,
-            "dataset": self.record.dataset,
-            "dataset_path": str(self.dataset_dir),
-            "dataset_sha256": self.record.dataset_sha256,
-            "samples": {
-                "train": len(self.train_set),
-                "valid": len(self.valid_set),
-                "skipped": self.skipped,
-            },
-            "steps": progress.step,
-            "epochs_done": progress.micro_batches / max(self.per_epoch, 1),
-            "hardware": {
-                "device": self.hw.device,
-                "precision": self.hw.precision,
-                "processes": self.hw.world_size,
-            },
-            "hyperparameters": {
-                "learning_rate": s.learning_rate,
-                "warmup_ratio": s.warmup_ratio,
-                "schedule": "cosine",
-                "lora_r": s.lora_r,
-                "lora_alpha": s.lora_alpha,
-                "lora_dropout": s.lora_dropout,
-                "target_modules": s.target_modules or "all-linear",
-                "batch_tokens": s.batch_tokens,
-                "grad_accum": s.grad_accum,
-                "epochs": s.epochs,
-                "max_steps": s.max_steps,
-                "seed": s.seed,
-                "qlora": s.qlora,
-                "gradient_checkpointing": s.gradient_checkpointing,
-            },
-        }
-
-    def _summary(self, progress: checkpoints.Progress) -> dict[str, Any]:
-        losses = artifacts.final_losses(self.run_dir)
-        seconds = max(progress.seconds, 1e-9)
-        return {
-            "message": f"Trained run [bold]{self.record.name}[/] in {progress.seconds:.0f} s.",
-            "run": self.record.name,
-            "backend": "local",
-            "status": "finished",
-            "path": str(self.run_dir),
-            "base": self.settings.base,
-            "dataset": self.record.dataset,
-            "steps": progress.step,
-            "epochs": round(progress.micro_batches / max(self.per_epoch, 1), 2),
-            **losses,
-            "trained_tokens": progress.trained_tokens,
-            "tokens_per_s": round(progress.tokens / seconds, 1),
-            "trained_tokens_per_s": round(progress.trained_tokens / seconds, 1),
-            "seconds": round(progress.seconds, 1),
-            "device": f"{self.hw.device} ({self.hw.precision})",
-            "peak_gpu_memory_mb": hardware.peak_memory_mb(self.hw),
-            "next": f"chatclone chat --run {self.record.name}",
-        }
-
-
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up from 0, then a cosine decay to 0 at the last step."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    span = max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / span)))

@@ -115,18 +115,21 @@ def is_usable(run_dir: Path, record: RunRecord) -> bool:
 
 
 def find_run(ws: Workspace, name: str | None) -> tuple[Path, RunRecord]:
-    """The named run, else the latest one that has a model to chat with."""
+    """The named run, else the latest *local* run that has a model to chat with: an OpenAI run
+    is used only when named, so nothing is sent to OpenAI unless the user asks for it."""
     if name:
         run_dir = runs_root(ws) / check_name(name)
         if not run_dir.is_dir():
             known = ", ".join(r.name for _, r in list_runs(ws)) or "none yet"
             raise ChatcloneError(f"no run '{name}' in {runs_root(ws)} (runs: {known})")
         return run_dir, load_record(run_dir)
-    usable = [(d, r) for d, r in list_runs(ws) if is_usable(d, r)]
+    found = list_runs(ws)
+    usable = [(d, r) for d, r in found if r.backend == "local" and is_usable(d, r)]
     if not usable:
+        remote = [r.name for d, r in found if r.backend != "local" and is_usable(d, r)]
+        hint = f" (OpenAI runs, used only by name: --run {remote[-1]})" if remote else ""
         raise ChatcloneError(
-            f"no trained model in {ws.root} yet: run `chatclone train` first (or pass "
-            "--model openai:ft:… to chat with an OpenAI fine-tuned model)"
+            f"no locally trained model in {ws.root} yet: run `chatclone train` first{hint}"
         )
     return usable[-1]
 
