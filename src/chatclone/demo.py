@@ -59,7 +59,7 @@ def run_demo(ws: Workspace, train_steps: int) -> None:
     render.out.print(
         f"\n[bold]Next[/]\n"
         f"- `chatclone chat -w {ws.root}` to talk to this clone yourself;\n"
-        f"- `chatclone train -w {ws.root} --epochs 3` for a better one (about {_estimate(result)} on this machine), "
+        f"- `chatclone train -w {ws.root} --epochs 3 --lr 1e-3` for a better one (about {_estimate(result)} on this machine), "
         "or `--backend openai` to fine-tune with OpenAI;\n"
         f"- `chatclone export -w {ws.root} --merged` for a model folder transformers and vLLM load;\n"
         "- `chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
@@ -97,7 +97,7 @@ def _train(ws: Workspace, dataset: str, steps: int) -> dict[str, Any]:
 
     render.out.print(
         f"\n[bold]4. Fine-tune[/] SmolLM2-135M-Instruct with LoRA on this machine, {steps} steps "
-        f"(`chatclone train --max-steps {steps}`)"
+        f"(`chatclone train --max-steps {steps} --lr 1e-3`)"
     )
     settings = replace(ws.settings().train, backend="local", max_steps=steps, **DEMO_TRAIN)
     result = LocalBackend().train(ws, TrainRequest(settings, dataset=dataset))

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import Console
 from rich.progress import (
@@ -37,7 +37,26 @@ err = Console(stderr=True, highlight=False)
 PROGRESS_MIN_BYTES = 2 * 1024 * 1024
 
 
-class ProgressBars:
+class LiveProgress:
+    """Base of the progress displays: entering and leaving one starts and stops its rich
+    `Progress` (on stderr, so stdout stays clean for --json)."""
+
+    progress: Progress
+
+    def __enter__(self) -> Self:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.progress.__exit__(kind, value, tb)
+
+
+class ProgressBars(LiveProgress):
     """One progress bar per big file, on stderr, only when stderr is a terminal."""
 
     def __init__(self, enabled: bool = True) -> None:
@@ -52,15 +71,6 @@ class ProgressBars:
             transient=True,
             disable=not self.enabled,
         )
-
-    def __enter__(self) -> ProgressBars:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.progress.__exit__(t, e, tb)
 
     def start(self, name: str, size: int) -> Callable[[int], None] | None:
         if not self.enabled or size < PROGRESS_MIN_BYTES:

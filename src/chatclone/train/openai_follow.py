@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from rich.console import Console
@@ -124,7 +123,7 @@ def event_line(event: Any) -> str:
     return f"{when} {_LEVELS.get(event.level, '')}{event.message}"
 
 
-class EventDisplay:
+class EventDisplay(render.LiveProgress):
     """Events on stderr. On a terminal, a progress bar follows the steps and the training loss
     from the metrics events, and only the other events are printed as lines; elsewhere (a pipe,
     `--json`) every event is a line, as a log."""
@@ -141,15 +140,6 @@ class EventDisplay:
             disable=not enabled,
         )
         self.task: TaskID | None = None
-
-    def __enter__(self) -> EventDisplay:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.progress.__exit__(t, e, tb)
 
     def show(self, event: Any) -> None:
         data = event.data if isinstance(event.data, dict) else {}

@@ -3,8 +3,6 @@ stderr in a terminal; one plain line per validation otherwise (logs, CI), nothin
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,7 +15,7 @@ from rich.progress import (
 from chatclone import render
 
 
-class TrainProgress:
+class TrainProgress(render.LiveProgress):
     def __init__(self, total: int, done: int, enabled: bool) -> None:
         self.enabled = enabled
         self.live = enabled and render.err.is_terminal
@@ -36,18 +34,6 @@ class TrainProgress:
         self.task = self.progress.add_task(
             "train", total=total, completed=done, loss="—", speed="—"
         )
-
-    def __enter__(self) -> TrainProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.progress.__exit__(kind, value, tb)
 
     def update(self, step: int, loss: float, tokens_per_s: float) -> None:
         self.progress.update(
