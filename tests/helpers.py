@@ -46,6 +46,19 @@ def cli(*args: str | Path) -> Run:
     return Run(code, out.getvalue(), err.getvalue())
 
 
+def build_sample(ws: Path, persona: bool = False) -> Path:
+    """Ingest the bundled sample into `ws` and build the dataset `datasets/sample` (no embedding
+    filter, for speed); `persona` first gives the workspace Sam's persona.md, as the demo does."""
+    from chatclone.demo import prepare_demo
+
+    assert cli("ingest", *SAMPLE.values(), "-w", ws).code == 0
+    if persona:
+        prepare_demo(ws)
+    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", "--name", "sample")
+    assert run.code == 0, run.err
+    return ws
+
+
 def android_export(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return path

@@ -18,10 +18,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from chatclone.demo import prepare_demo
 from chatclone.workspace import Workspace
 
-from helpers import SAMPLE, cli
+from helpers import SAMPLE, build_sample, cli
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +36,8 @@ def configure(ws: Path, **train: Any) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("train") / "ws"
-    assert cli("ingest", *SAMPLE.values(), "-w", ws).code == 0
-    prepare_demo(ws)  # Sam's persona.md, so the system prompts carry facts
-    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", "--name", "sample")
-    assert run.code == 0, run.err
+    # Sam's persona.md, so the system prompts carry facts
+    ws = build_sample(tmp_path_factory.mktemp("train") / "ws", persona=True)
     configure(ws, **FAST)
     return ws
 

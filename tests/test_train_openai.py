@@ -34,7 +34,7 @@ from chatclone.train.openai_ft import POLL_ENV, OpenAIBackend
 from chatclone.train.runs import list_runs, load_record
 from chatclone.workspace import Workspace
 
-from helpers import SAMPLE, cli
+from helpers import build_sample, cli
 
 CASSETTES = Path(__file__).parent / "fixtures" / "openai"
 BASE_URL = "https://api.openai.test/v1"  # never resolved: the transport answers every request
@@ -161,11 +161,7 @@ def offline_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("openai") / "ws"
-    assert cli("ingest", *SAMPLE.values(), "-w", ws).code == 0
-    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", "--name", "sample")
-    assert run.code == 0, run.err
-    return ws
+    return build_sample(tmp_path_factory.mktemp("openai") / "ws")
 
 
 @pytest.fixture

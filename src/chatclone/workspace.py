@@ -12,6 +12,7 @@ from chatclone.store import Store
 
 SETTINGS_FILE = "chatclone.toml"
 STORE_FILE = "chatclone.db"
+DATASETS_DIR = "datasets"
 ENV_VAR = "CHATCLONE_WORKSPACE"
 
 
@@ -33,6 +34,11 @@ class Workspace:
     @property
     def store_path(self) -> Path:
         return self.root / STORE_FILE
+
+    @property
+    def datasets_dir(self) -> Path:
+        """Where `chatclone build` writes datasets/NAME/ and `chatclone train` reads them."""
+        return self.root / DATASETS_DIR
 
     def exists(self) -> bool:
         return self.store_path.exists()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chatclone import models
 from chatclone.chat.engine import CONTEXT_TOKENS, GenerationSettings, Message, fit_messages
 from chatclone.errors import ChatcloneError
+from chatclone.train import runs
 
 IM_END = "<|im_end|>"
 
@@ -28,16 +28,13 @@ class LocalGenerator:
     @classmethod
     def load(cls, run_dir: Path, base: str) -> LocalGenerator:
         import torch
-        from peft import PeftModel
 
-        with models.quiet_loading():
-            # float32: transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU.
-            base_model = models.load_causal_lm(base, dtype=torch.float32)
-            model = PeftModel.from_pretrained(base_model, str(run_dir / "adapter"))
+        # float32: transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU.
+        model = runs.load_adapter_model(run_dir, base, torch.float32)
         if torch.cuda.is_available():
             model = model.to("cuda")
         model.eval()
-        return cls(model, _run_tokenizer(run_dir, base))
+        return cls(model, runs.load_run_tokenizer(run_dir, base))
 
     def stream(self, messages: list[Message], settings: GenerationSettings) -> Iterator[str]:
         import torch
@@ -142,14 +139,6 @@ class _StopWhenSet:
         import torch
 
         return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
-
-
-def _run_tokenizer(run_dir: Path, base: str) -> Any:
-    """The tokenizer saved with the run (its chat template is the one trained on), else the base's."""
-    saved = run_dir / "tokenizer"
-    if (saved / "tokenizer_config.json").is_file():
-        return models.load_tokenizer(str(saved), reuse=False)
-    return models.load_tokenizer(base)
 
 
 def _pad_id(tokenizer: Any, stop_ids: list[int]) -> int:

@@ -33,7 +33,6 @@ from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
 from chatclone.workspace import Workspace
 
-DATASETS_DIR = "datasets"
 MAPPING_FILE = Path("privacy") / "mapping.json"
 # For the cost estimate when the dataset is for a local model: the cheapest OpenAI model that
 # fine-tunes, so the figure answers "what would OpenAI charge for this?".
@@ -61,7 +60,7 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
                 f"unknown format '{fmt}' (choose from {', '.join(formats.FORMATS)})"
             )
     name = options.name or datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = ws.root / DATASETS_DIR / name
+    target = ws.datasets_dir / name
     if target.exists():
         raise ChatcloneError(f"{target} already exists; choose another --name")
     step = options.progress or (lambda _: None)

@@ -39,7 +39,7 @@ def export_merged(ws: Workspace, run: str | None, out: Path | None) -> dict[str,
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         merged.save_pretrained(str(tmp))
-        _tokenizer(run_dir, record).save_pretrained(str(tmp))
+        runs.load_run_tokenizer(run_dir, record.base).save_pretrained(str(tmp))
         if target.exists():
             target.rmdir()
         tmp.rename(target)
@@ -58,13 +58,10 @@ def _merge(run_dir: Path, record: runs.RunRecord) -> Any:
     """The base in the precision it was trained in (a QLoRA run's base unquantized, in bf16),
     with the adapter's low-rank updates added into its weights."""
     import torch
-    from peft import PeftModel
 
-    bf16 = _precision(run_dir) == "bfloat16"
-    kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float32}
+    dtype = torch.bfloat16 if _precision(run_dir) == "bfloat16" else torch.float32
+    model = runs.load_adapter_model(run_dir, record.base, dtype)
     with models.quiet_loading():
-        base = models.load_causal_lm(record.base, **kwargs)
-        model = PeftModel.from_pretrained(base, str(run_dir / "adapter"))
         return model.merge_and_unload()
 
 
@@ -74,9 +71,3 @@ def _precision(run_dir: Path) -> str:
         return str(config["hardware"]["precision"])
     except (OSError, ValueError, KeyError, TypeError):
         return "float32"
-
-
-def _tokenizer(run_dir: Path, record: runs.RunRecord) -> Any:
-    if (run_dir / "tokenizer").is_dir():
-        return models.load_tokenizer(str(run_dir / "tokenizer"), reuse=False)
-    return models.load_tokenizer(record.base)

@@ -35,7 +35,7 @@ class LocalBackend:
             opened = _reopen(ws, name, fresh=not request.resume)
         run_dir, record, settings = opened
         hardware.check_settings(hw, settings)
-        dataset_dir = ws.root / runs.DATASETS_DIR / record.dataset
+        dataset_dir = ws.datasets_dir / record.dataset
         trainer = Trainer(run_dir, record, settings, dataset_dir, hw, request.interactive)
         with guard.run_lock(run_dir) if hw.main else contextlib.nullcontext():
             return trainer.run()

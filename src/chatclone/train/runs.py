@@ -38,7 +38,8 @@ from chatclone.workspace import Workspace
 
 RUNS_DIR = "runs"
 RECORD = "run.json"
-DATASETS_DIR = "datasets"
+ADAPTER_DIR = "adapter"
+TOKENIZER_DIR = "tokenizer"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -111,7 +112,7 @@ def is_usable(run_dir: Path, record: RunRecord) -> bool:
     """Whether there is something to chat with: an adapter, or a fine-tuned OpenAI model id."""
     if record.backend == "openai":
         return bool(record.model)
-    return (run_dir / "adapter" / "adapter_config.json").is_file()
+    return (run_dir / ADAPTER_DIR / "adapter_config.json").is_file()
 
 
 def find_run(ws: Workspace, name: str | None) -> tuple[Path, RunRecord]:
@@ -136,7 +137,7 @@ def find_run(ws: Workspace, name: str | None) -> tuple[Path, RunRecord]:
 
 def find_dataset(ws: Workspace, name: str | None) -> Path:
     """`datasets/NAME/`, else the most recently built dataset."""
-    root = ws.root / DATASETS_DIR
+    root = ws.datasets_dir
     if name:
         path = root / check_name(name, "dataset")
         if not (path / "train.jsonl").is_file():
@@ -148,6 +149,27 @@ def find_dataset(ws: Workspace, name: str | None) -> Path:
     if not built:
         raise ChatcloneError(f"no dataset in {ws.root} yet: run `chatclone build` first")
     return max(built, key=lambda d: ((d / "train.jsonl").stat().st_mtime, d.name))
+
+
+def load_adapter_model(run_dir: Path, base: str, dtype: Any) -> Any:
+    """A local run's model: its base in `dtype` with the run's LoRA adapter on top (peft)."""
+    from peft import PeftModel
+
+    from chatclone import models
+
+    with models.quiet_loading():
+        model = models.load_causal_lm(base, dtype=dtype)
+        return PeftModel.from_pretrained(model, str(run_dir / ADAPTER_DIR))
+
+
+def load_run_tokenizer(run_dir: Path, base: str) -> Any:
+    """The tokenizer saved with the run (its chat template is the one trained on), else the base's."""
+    from chatclone import models
+
+    saved = run_dir / TOKENIZER_DIR
+    if (saved / "tokenizer_config.json").is_file():
+        return models.load_tokenizer(str(saved), reuse=False)
+    return models.load_tokenizer(base)
 
 
 def dataset_sha256(dataset_dir: Path) -> str:

@@ -317,8 +317,8 @@ class Trainer:
         if not self.hw.main:
             return {}
         model = hardware.unwrap(self.model, self.hw)
-        model.save_pretrained(str(self.run_dir / "adapter"))
-        self.tokenizer.save_pretrained(str(self.run_dir / "tokenizer"))
+        model.save_pretrained(str(self.run_dir / runs.ADAPTER_DIR))
+        self.tokenizer.save_pretrained(str(self.run_dir / runs.TOKENIZER_DIR))
         config = self._config(progress)
         (self.run_dir / CONFIG).write_text(json.dumps(config, indent=2) + "\n", "utf-8")
         artifacts.plot_losses(self.run_dir)
