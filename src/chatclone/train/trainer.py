@@ -88,6 +88,13 @@ class Trainer:
                 f"{self.dataset_dir / 'train.jsonl'}: no sample has a reply to learn from"
             )
         self.skipped = skipped
+        # The validation batches never change: collated once, shortest samples together.
+        lengths = [len(s.ids) for s in self.valid_set]
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        self.valid_batches = [
+            collate([self.valid_set[i] for i in batch], self.pad_id)
+            for batch in group_by_tokens(order, lengths, self.settings.batch_tokens)
+        ]
         with models.quiet_loading():
             self.model = self._with_lora(hardware.prepare_model(model, self.hw, self.settings))
         params = [p for p in self.model.parameters() if p.requires_grad]
@@ -244,17 +251,12 @@ class Trainer:
 
         model = hardware.unwrap(self.model, self.hw)
         model.eval()
-        total, trained = 0.0, 0
-        lengths = [len(s.ids) for s in self.valid_set]
-        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        total = 0.0
         with torch.no_grad(), self.hw.autocast():
-            for batch_idx in group_by_tokens(order, lengths, self.settings.batch_tokens):
-                batch = collate([self.valid_set[i] for i in batch_idx], self.pad_id)
-                total += float(
-                    assistant_loss_sum(self.model, batch, self.hw.device, self.selective)
-                )
-                trained += batch.trained
-        self.model.train()
+            for batch in self.valid_batches:
+                total += float(assistant_loss_sum(model, batch, self.hw.device, selective=True))
+        model.train()
+        trained = sum(batch.trained for batch in self.valid_batches)
         return round(total / max(trained, 1), 5)
 
     # --- bookkeeping --------------------------------------------------------------------
