@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatclone.dataset.privacy import PII_TYPES, find_pii
+from chatclone.privacy.detect import PII_TYPES, find_pii
 
 LABELLED = (
     Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "privacy" / "labelled.jsonl"

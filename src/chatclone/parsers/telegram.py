@@ -10,7 +10,7 @@ item of the account export's `chats.list` / `left_chats.list`. The account expor
 
 JSON has no useful line numbers, so a record that cannot be understood (an unknown message type, a
 message without a date) is reported in `ParseReport.unparsed_lines` by its message id (0 when it
-has none); a file that is not valid JSON fails with the line where the JSON breaks.
+has none); a file that is not valid JSON fails with the line where the JSON breaks (`jsonstream`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
-
-import ijson
+from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import READ_ERRORS, ParseReport, Source
+from chatclone.parsers.base import ParseReport, Source
+from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
 
-CHUNK = 64 * 1024
-PROGRESS_EVERY = 4 * 1024 * 1024  # bytes between two `report.progress` calls
 DELETED_ACCOUNT = "Deleted Account"  # how Telegram itself shows a sender whose account is gone
 
 # Where chats live: the whole single-chat file, or the items of the account export's chat lists.
@@ -81,7 +78,6 @@ _UNNAMED = {
     "bot_chat": DELETED_ACCOUNT,
 }
 _CALLS = {"phone_call": "call", "group_call": "group call"}
-_STARTS = ("start_map", "start_array")
 
 
 class TelegramParser:
@@ -97,84 +93,14 @@ class TelegramParser:
         return bool(_SNIFF_MESSAGES.search(head) and _SNIFF_CHAT.search(head))
 
     def parse(self, source: Source, report: ParseReport) -> Iterator[Message]:
-        head = source.head()
         reader = _Reader(source, report)
-        with source.open() as f:
+        with json_events(source, report.progress) as events:
             report.unit = "message id"  # records are not lines: problems are named by id
-            stream = _Stream(f, head, report.progress)
-            try:
-                yield from reader.read(ijson.parse(stream, buf_size=CHUNK, use_float=True))
-            except ijson.JSONError as e:
-                if stream.pos == 0:
-                    raise InputError(source.display, "the file is empty") from None
-                raise InputError(
-                    source.display,
-                    f"truncated or malformed JSON ({_first_line(e)})",
-                    locate_json_error(source, stream.last_read_at),
-                ) from None
-        if report.progress is not None:
-            report.progress(stream.pos)
+            yield from reader.read(events)
         if not reader.chats_seen:
             raise InputError(source.display, "no chat in this Telegram export (no `messages`)")
         kind = "account export" if reader.account else "single-chat export"
         report.notes.append(f"Telegram Desktop {kind}; {reader.chats_seen} chat(s)")
-
-
-class _Stream:
-    """The export's bytes as ijson reads them: counted for progress and error location, and with
-    a byte-order mark (which some editors add and JSON parsers reject) skipped."""
-
-    def __init__(self, f: IO[bytes], head: bytes, progress: Callable[[int], None] | None) -> None:
-        self.f = f
-        self.progress = progress
-        self.pos = 0
-        self.last_read_at = 0  # where the latest chunk starts: a parse error lies in it or after
-        self._next_progress = PROGRESS_EVERY
-        if head.startswith(codecs.BOM_UTF8):
-            f.read(len(codecs.BOM_UTF8))
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.f.read(size)
-        if data:
-            self.last_read_at = self.pos
-            self.pos += len(data)
-            if self.progress is not None and self.pos >= self._next_progress:
-                self._next_progress = self.pos + PROGRESS_EVERY
-                self.progress(self.pos)
-        return data
-
-
-_Events = Iterator[tuple[str, str, Any]]
-
-
-def build_value(events: _Events, start: str) -> Any:
-    """The JSON object or array that `start` (`start_map` or `start_array`) opens, built from the
-    events that follow it. A plain loop: ijson's ObjectBuilder, a method call per event, makes the
-    whole parse about a third slower."""
-    root: Any = {} if start == "start_map" else []
-    stack = [root]
-    key = None
-    for _, event, value in events:
-        if event == "map_key":
-            key = value
-            continue
-        if event == "end_map" or event == "end_array":
-            stack.pop()
-            if not stack:
-                return root
-            continue
-        if event == "start_map":
-            value = {}
-        elif event == "start_array":
-            value = []
-        top = stack[-1]
-        if type(top) is list:
-            top.append(value)
-        else:
-            top[key] = value
-        if event == "start_map" or event == "start_array":
-            stack.append(value)
-    raise ijson.IncompleteJSONError("premature EOF")  # ijson itself raises this first
 
 
 @dataclass
@@ -219,14 +145,14 @@ class _Reader:
             "personal_information",
         }  # fmt: skip
 
-    def read(self, events: _Events) -> Iterator[Message]:
+    def read(self, events: Events) -> Iterator[Message]:
         watched, message_places = self.watched, self.message_places
         for prefix, event, value in events:
             if prefix not in watched:
                 continue
             if prefix in message_places:
                 # A message (or a stray value where one should be), read whole.
-                record = build_value(events, event) if event in _STARTS else value
+                record = build_value(events, event) if event in STARTS else value
                 yield from self._record(self.chats[message_places[prefix]], record)
             elif prefix == "personal_information":
                 if event == "start_map":
@@ -246,7 +172,7 @@ class _Reader:
             # its messages held back until the chat ends.
             if chat.fields:
                 chat.settle()
-        elif prefix in self.chat_fields and event not in _STARTS:
+        elif prefix in self.chat_fields and event not in STARTS:
             place, key = self.chat_fields[prefix]
             self.chats[place].fields[key] = value
             self.account = self.account or bool(place)
@@ -430,61 +356,3 @@ _RECORD_TYPES: dict[str, Callable[[dict[str, Any]], _Content | None]] = {
 
 def _join(place: str, key: str) -> str:
     return f"{place}.{key}" if place else key
-
-
-def _first_line(error: Exception) -> str:
-    detail = error.args[0] if error.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", "replace")
-    return str(detail).strip().split("\n", 1)[0] or type(error).__name__
-
-
-def locate_json_error(source: Source, near: int) -> int | None:
-    """The line on which the JSON in `source` breaks, given that it breaks after byte `near`
-    (None if the file cannot be read again).
-
-    The parser reports no position, so the file is parsed again: quickly up to `near`, then one
-    byte at a time, so the byte it fails on is the last one read. Streaming, whatever the size.
-    """
-    try:
-        with source.open() as f:
-            stream = _LocatingStream(f, source.head(), slow_from=max(0, near - CHUNK))
-            try:
-                for _ in ijson.items(stream, "\0", buf_size=CHUNK):  # a prefix never matched
-                    pass
-            except ijson.JSONError:
-                pass
-    except (*READ_ERRORS, InputError):
-        return None
-    return stream.last_content_line if stream.at_end else stream.line_of_last_byte
-
-
-class _LocatingStream:
-    """Bytes for `locate_json_error`: big chunks up to `slow_from`, single bytes after it."""
-
-    def __init__(self, f: IO[bytes], head: bytes, slow_from: int) -> None:
-        self.f = f
-        self.slow_from = slow_from
-        self.pos = 0
-        self.newlines = 0
-        self.line_of_last_byte = 1
-        self.last_content_line = 1  # a truncated file breaks after its last non-blank byte
-        self.at_end = False
-        if head.startswith(codecs.BOM_UTF8):
-            f.read(len(codecs.BOM_UTF8))
-
-    def read(self, size: int = -1) -> bytes:
-        if size == 0:
-            return b""
-        fast = self.slow_from - self.pos
-        data = self.f.read(min(size if size > 0 else CHUNK, fast) if fast > 0 else 1)
-        if not data:
-            self.at_end = True
-            return data
-        self.line_of_last_byte = self.newlines + 1 + data.count(b"\n", 0, len(data) - 1)
-        content = data.rstrip(b" \t\r\n")
-        if content:
-            self.last_content_line = self.newlines + 1 + content.count(b"\n")
-        self.newlines += data.count(b"\n")
-        self.pos += len(data)
-        return data

