@@ -21,8 +21,8 @@ from chatclone.dataset.formats import (
     write_openai,
     write_sharegpt,
 )
-from chatclone.dataset.tokens import ApproximateCounter
 from chatclone.errors import ChatcloneError
+from chatclone.openai.tokens import ApproximateCounter
 
 COUNTER = ApproximateCounter()
 Sample = list[dict[str, Any]]

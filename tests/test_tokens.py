@@ -19,16 +19,12 @@ import pytest
 
 from chatclone import models
 from chatclone.dataset import tokens
-from chatclone.dataset.tokens import (
-    OPENAI_TRAINING_PRICES,
-    PRICES_AS_OF,
-    ApproximateCounter,
-    HFCounter,
-    TiktokenCounter,
-    counter_for,
-    estimate_cost,
-)
+from chatclone.dataset.tokens import HFCounter, counter_for
 from chatclone.errors import ChatcloneError
+from chatclone.openai import pricing
+from chatclone.openai import tokens as openai_tokens
+from chatclone.openai.pricing import OPENAI_TRAINING_PRICES, PRICES_AS_OF, estimate_cost
+from chatclone.openai.tokens import ApproximateCounter, TiktokenCounter
 
 CHAT: list[dict[str, object]] = [
     {"role": "system", "content": "You are Sam Rivera, texting a friend."},
@@ -192,10 +188,10 @@ def fake_tiktoken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _cache(folder: Path, encoding: str, data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    url, _ = tokens.TIKTOKEN_ENCODINGS[encoding]
+    url, _ = openai_tokens.TIKTOKEN_ENCODINGS[encoding]
     (folder / hashlib.sha1(url.encode()).hexdigest()).write_bytes(data)
     expected = hashlib.sha256(b"the real file").hexdigest()
-    monkeypatch.setitem(tokens.TIKTOKEN_ENCODINGS, encoding, (url, expected))
+    monkeypatch.setitem(openai_tokens.TIKTOKEN_ENCODINGS, encoding, (url, expected))
 
 
 def test_tiktoken_with_a_cached_encoding_is_exact(
@@ -228,27 +224,27 @@ def test_tiktoken_cache_dir_follows_tiktokens_rule(
 ) -> None:
     monkeypatch.delenv("TIKTOKEN_CACHE_DIR", raising=False)
     monkeypatch.delenv("DATA_GYM_CACHE_DIR", raising=False)
-    assert tokens.tiktoken_cache_dir() == Path(tempfile.gettempdir()) / "data-gym-cache"
+    assert openai_tokens.tiktoken_cache_dir() == Path(tempfile.gettempdir()) / "data-gym-cache"
     monkeypatch.setenv("DATA_GYM_CACHE_DIR", str(tmp_path / "gym"))
-    assert tokens.tiktoken_cache_dir() == tmp_path / "gym"
+    assert openai_tokens.tiktoken_cache_dir() == tmp_path / "gym"
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tt"))
-    assert tokens.tiktoken_cache_dir() == tmp_path / "tt"
+    assert openai_tokens.tiktoken_cache_dir() == tmp_path / "tt"
     # Named by the SHA-1 of the download URL (the figure tiktoken's users pre-seed caches with).
-    assert tokens.cached_encoding_file("o200k_base").name == (
+    assert openai_tokens.cached_encoding_file("o200k_base").name == (
         "fb374d419588a4632f3f557e76b4b70aebbca790"
     )
 
 
 def test_which_models_are_openai() -> None:
     for name in ("gpt-4.1-mini-2025-04-14", "o3-mini", "o1", "o4-mini", "ft:gpt-4o:acme::abc"):
-        assert tokens.is_openai_model(name), name
+        assert openai_tokens.is_openai_model(name), name
     for name in ("default", "HuggingFaceTB/SmolLM2-135M-Instruct", "./gpt-local"):
-        assert not tokens.is_openai_model(name), name
-    assert tokens.openai_encoding("gpt-4o-mini-2024-07-18") == "o200k_base"
-    assert tokens.openai_encoding("gpt-4.1-nano-2025-04-14") == "o200k_base"
-    assert tokens.openai_encoding("gpt-3.5-turbo-0125") == "cl100k_base"
-    assert tokens.openai_encoding("gpt-4-0613") == "cl100k_base"
-    assert tokens.openai_encoding("ft:gpt-3.5-turbo-0125:acme::x") == "cl100k_base"
+        assert not openai_tokens.is_openai_model(name), name
+    assert openai_tokens.openai_encoding("gpt-4o-mini-2024-07-18") == "o200k_base"
+    assert openai_tokens.openai_encoding("gpt-4.1-nano-2025-04-14") == "o200k_base"
+    assert openai_tokens.openai_encoding("gpt-3.5-turbo-0125") == "cl100k_base"
+    assert openai_tokens.openai_encoding("gpt-4-0613") == "cl100k_base"
+    assert openai_tokens.openai_encoding("ft:gpt-3.5-turbo-0125:acme::x") == "cl100k_base"
 
 
 # --- cost --------------------------------------------------------------------------------------
@@ -292,9 +288,9 @@ def test_unknown_model_has_no_price() -> None:
 
 
 def test_prices_for_aliases_and_fine_tuned_models() -> None:
-    assert tokens.training_price("gpt-4.1-mini") == 5.00
-    assert tokens.training_price("gpt-4o") == 25.00  # not gpt-4o-mini's
-    assert tokens.training_price("ft:gpt-4o-mini-2024-07-18:acme::abc") == 3.00
+    assert pricing.training_price("gpt-4.1-mini") == 5.00
+    assert pricing.training_price("gpt-4o") == 25.00  # not gpt-4o-mini's
+    assert pricing.training_price("ft:gpt-4o-mini-2024-07-18:acme::abc") == 3.00
 
 
 def test_cost_refuses_nonsense() -> None:

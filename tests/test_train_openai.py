@@ -13,6 +13,7 @@ import json
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from pathlib import Path
@@ -28,8 +29,8 @@ from rich.console import Console
 from chatclone import render
 from chatclone.config import TrainSettings
 from chatclone.errors import ChatcloneError
+from chatclone.openai.follow import EVENTS_FILE
 from chatclone.train.base import TrainRequest
-from chatclone.train.openai_follow import EVENTS_FILE
 from chatclone.train.openai_ft import POLL_ENV, OpenAIBackend
 from chatclone.train.runs import list_runs, load_record
 from chatclone.workspace import Workspace
@@ -387,12 +388,68 @@ def test_a_terminal_shows_a_progress_bar_instead_of_step_lines(
     monkeypatch.setattr(render, "err", Console(file=screen, force_terminal=True, width=100))
     cassette = Replay("follow_elsewhere.json")
     backend = OpenAIBackend(client=cassette.client(), poll_seconds=0)
-    result = backend.train(Workspace(ws), request(follow=JOB_C, interactive=True))
+    display = render.OpenAIJobDisplay(enabled=True)
+    result = backend.train(Workspace(ws), request(follow=JOB_C, job_reporter=display))
     cassette.check()
     assert result["status"] == "succeeded"
     shown = screen.getvalue()
     assert "Checkpoint created at step 128" in shown
     assert "Step 128/192" not in shown  # metrics move the bar instead
+
+
+class Recorder:
+    """A `JobReporter` that keeps what it is told, and whether events came while following."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.events: list[str] = []
+        self.following_now = False
+
+    def say(self, text: str) -> None:
+        self.lines.append(text)
+
+    @contextmanager
+    def following(self) -> Iterator[Callable[[Any], None]]:
+        def on_event(event: Any) -> None:
+            assert self.following_now
+            self.events.append(event.id)
+
+        self.following_now = True
+        try:
+            yield on_event
+        finally:
+            self.following_now = False
+
+
+def test_lines_and_events_go_to_the_reporter_handed_in(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassette = Replay("follow_elsewhere.json")
+    backend = OpenAIBackend(client=cassette.client(), poll_seconds=0)
+    recorder = Recorder()
+    backend.train(Workspace(ws), request(follow=JOB_C, job_reporter=recorder))
+    cassette.check()
+    assert recorder.lines == [f"Following fine-tuning job {JOB_C} (run {record_name(ws)})."]
+    assert [e[-2:] for e in recorder.events] == [f"{i:02}" for i in range(1, 11)]
+    assert capsys.readouterr().err == ""  # nothing drawn behind the reporter's back
+
+
+def test_without_a_reporter_lines_and_events_are_a_log_on_stderr(
+    ws: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassette = Replay("follow_elsewhere.json")
+    OpenAIBackend(client=cassette.client(), poll_seconds=0).train(
+        Workspace(ws), request(follow=JOB_C)
+    )
+    cassette.check()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(f"Following fine-tuning job {JOB_C}")
+    assert len(lines) == 11 and "Step 128/192" in "\n".join(lines)
+
+
+def record_name(ws: Path) -> str:
+    (run_dir, _), *_ = list_runs(Workspace(ws))
+    return run_dir.name
 
 
 def test_cancel(ws: Path, replay: Callable[..., Replay]) -> None:

@@ -1,32 +1,25 @@
-"""An OpenAI (fine-tuned) model in a chat, streamed through chat.completions; the key comes from
-OPENAI_API_KEY and nothing is sent anywhere else."""
+"""An OpenAI (fine-tuned) model in a chat, streamed through chat.completions; the key and the
+client come from `chatclone.openai.client` and nothing is sent anywhere else."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from chatclone.chat.engine import GenerationSettings, Message
-from chatclone.errors import ChatcloneError
+from chatclone.chat.generation import GenerationSettings, GeneratorSpec
+from chatclone.openai.client import KEY_ENV, api_errors, make_client, require_api_key
+from chatclone.prompt import ChatMessage
+
+if TYPE_CHECKING:
+    import openai
+
+NEEDED_BY = "chatting with an OpenAI model"
 
 
-def openai_client() -> Any:
+def openai_client() -> openai.OpenAI:
     """An OpenAI client with the key from OPENAI_API_KEY (a clear error without one)."""
-    key = os.environ.get("OPENAI_API_KEY")
-    if not key:
-        raise ChatcloneError(
-            "chatting with an OpenAI model needs your API key in the OPENAI_API_KEY environment "
-            "variable"
-        )
-    try:
-        import openai
-    except ImportError as e:
-        raise ChatcloneError(
-            f"chatting with an OpenAI model needs the openai package: pip install "
-            f"'chatclone[train]' ({e})"
-        ) from e
-    return openai.OpenAI(api_key=key)
+    key = require_api_key(f"{NEEDED_BY} needs your API key in the {KEY_ENV} environment variable")
+    return make_client(key, needed_by=NEEDED_BY)
 
 
 class OpenAIGenerator:
@@ -36,12 +29,16 @@ class OpenAIGenerator:
         self.model = model
         self.client = client
 
-    def stream(self, messages: list[Message], settings: GenerationSettings) -> Iterator[str]:
-        import openai
+    @classmethod
+    def from_spec(cls, spec: GeneratorSpec) -> OpenAIGenerator:
+        return cls(spec.model, openai_client())
 
+    def stream(
+        self, messages: Sequence[ChatMessage], settings: GenerationSettings
+    ) -> Iterator[str]:
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            "messages": list(messages),
             "stream": True,
             "max_completion_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
@@ -49,15 +46,8 @@ class OpenAIGenerator:
         }
         if settings.seed is not None:
             request["seed"] = settings.seed
-        try:
+        with api_errors():  # HTTP errors and lost connections alike, as one line
             for chunk in self.client.chat.completions.create(**request):
                 text = chunk.choices[0].delta.content if chunk.choices else None
                 if text:
                     yield text
-        except openai.APIError as e:  # HTTP errors and lost connections alike
-            raise ChatcloneError(f"OpenAI ({self.model}): {_one_line(e)}") from e
-
-
-def _one_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__

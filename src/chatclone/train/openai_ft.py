@@ -1,86 +1,27 @@
 """The OpenAI backend: `chatclone train --backend openai` fine-tunes through OpenAI's API.
 
 Validate the dataset as OpenAI would, estimate the cost and ask before spending it (`--yes` skips
-the question; `--dry-run` stops there, without touching the network or needing a key), upload
-train.jsonl and valid.jsonl, start a supervised fine-tuning job and follow it (openai_follow.py)
-until the fine-tuned model id can be recorded in `runs/NAME/run.json`.
-
-run.json is saved after every step, so an interruption anywhere leaves a record of what exists on
-OpenAI's side: the uploaded files' ids, then the job's id (`--follow JOB_ID` picks it up again,
-`--cancel JOB_ID` stops it). The key comes from OPENAI_API_KEY; the `openai` SDK is imported only
-once the network is really needed.
+the question; `--dry-run` stops there, without touching the network or needing a key), then
+upload, start and follow the job until the fine-tuned model id is recorded in
+`runs/NAME/run.json`; `--follow JOB_ID` picks a job up again and `--cancel JOB_ID` stops it.
+The work is `chatclone.openai.jobs`; this class picks which part runs, and builds the SDK client
+(`chatclone.openai.client`) only once the network is really needed.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from chatclone.dataset.formats import check_openai_file, example_token_limit
-from chatclone.dataset.tokens import (
-    CostEstimate,
-    TokenCounter,
-    counter_for,
-    estimate_cost,
-    is_openai_model,
-)
 from chatclone.errors import ChatcloneError
-from chatclone.train import runs
+from chatclone.openai import jobs
+from chatclone.openai.client import KEY_ENV, make_client, require_api_key
+from chatclone.openai.follow import check_new_run
 from chatclone.train.base import TrainRequest
-from chatclone.train.openai_follow import (
-    KEY_ENV,
-    PARTS,
-    adopt_job,
-    api_errors,
-    check_new_run,
-    find_job_run,
-    follow_job,
-    import_openai,
-    interruption,
-    job_summary,
-    say,
-)
-from chatclone.train.runs import RunRecord, save_record
 from chatclone.workspace import Workspace
 
 POLL_ENV = "CHATCLONE_OPENAI_POLL"  # seconds between polls; tests set 0
-SUFFIX_LIMIT = 64  # OpenAI's documented maximum for `suffix`
-SHOWN_PROBLEMS = 5
-
-
-@dataclass
-class Plan:
-    """Everything a job would be, worked out without the network."""
-
-    dataset_dir: Path
-    model: str
-    suffix: str
-    epochs: int
-    examples: dict[str, int]  # per file name: train.jsonl, valid.jsonl
-    counter: TokenCounter
-    estimate: CostEstimate
-
-    def uploads(self) -> list[tuple[str, Path]]:
-        """(the job parameter it fills, file) for each file to upload: valid.jsonl only when it
-        has examples, since OpenAI rejects an empty file."""
-        return [(key, self.dataset_dir / f) for key, f in PARTS if self.examples.get(f)]
-
-    def job_request(self, training_file: str, validation_file: str | None) -> dict[str, Any]:
-        """The body of POST /fine_tuning/jobs: epochs go in `method`, where the API documents
-        them now (the top-level `hyperparameters` is deprecated)."""
-        body: dict[str, Any] = {"model": self.model, "training_file": training_file}
-        if validation_file:
-            body["validation_file"] = validation_file
-        if self.suffix:
-            body["suffix"] = self.suffix
-        hyper = {"n_epochs": self.epochs}
-        body["method"] = {"type": "supervised", "supervised": {"hyperparameters": hyper}}
-        return body
 
 
 class OpenAIBackend:
@@ -92,246 +33,30 @@ class OpenAIBackend:
 
     def train(self, ws: Workspace, request: TrainRequest) -> dict[str, Any]:
         _check_modes(request)
+        reporter = request.job_reporter
         if request.cancel:
-            return self._cancel(ws, request.cancel)
+            return jobs.cancel_job(self._client(), ws, request.cancel)
         if request.follow:
-            return self._follow_again(ws, request)
-        plan = plan_job(ws, request)
+            return jobs.follow_again(self._client(), ws, request, reporter, self.poll_seconds)
+        plan = jobs.plan_job(ws, request)
         if request.dry_run:
-            return dry_run_summary(plan)
+            return jobs.dry_run_summary(plan)
         if request.name:
             check_new_run(ws, request.name)  # before the question, not after a "yes"
-        say(describe(plan))
-        if not confirmed(plan, request):
-            declined = {"message": "Not started: nothing was uploaded.", "status": "not started"}
-            return {**declined, **_estimate_fields(plan)}
-        return self._start(ws, request, plan)
+        reporter.say(jobs.describe(plan))
+        if not jobs.confirmed(plan, request):
+            return jobs.declined_summary(plan)
+        return jobs.start_job(self._client(), ws, request, plan, reporter, self.poll_seconds)
 
     def _client(self) -> Any:
         """The SDK client, built on first use: only here are the key and the SDK needed."""
         if self.client is None:
-            if not os.environ.get(KEY_ENV):
-                raise ChatcloneError(
-                    f"set {KEY_ENV} to your OpenAI API key to train with the openai backend "
-                    "(`--dry-run` validates the dataset and estimates the cost without one)"
-                )
-            self.client = import_openai().OpenAI()
-        return self.client
-
-    def _start(self, ws: Workspace, request: TrainRequest, plan: Plan) -> dict[str, Any]:
-        client = self._client()
-        run_dir, record = new_run(ws, request.name, plan)
-        with api_errors(run_dir, record), interruption(run_dir, record):
-            for key, path in plan.uploads():
-                record.extra[key] = upload(client, path, plan.dataset_dir.name)
-                save_record(run_dir, record)
-            files = (record.extra["training_file"], record.extra.get("validation_file"))
-            job = client.fine_tuning.jobs.create(**plan.job_request(*files))
-            record.extra["job_id"], record.status = job.id, job.status
-            save_record(run_dir, record)
-            say(
-                f"Started fine-tuning job {job.id} (run {record.name}). Ctrl-C stops following "
-                "it here, not the job."
+            key = require_api_key(
+                f"set {KEY_ENV} to your OpenAI API key to train with the openai backend "
+                "(`--dry-run` validates the dataset and estimates the cost without one)"
             )
-            job = self._follow(client, run_dir, record, request)
-        return job_summary(run_dir, record, job)
-
-    def _follow_again(self, ws: Workspace, request: TrainRequest) -> dict[str, Any]:
-        job_id = str(request.follow)
-        client = self._client()
-        found = find_job_run(ws, job_id)
-        if found is None:  # started elsewhere (another machine, the dashboard): record it now
-            with api_errors():
-                job = client.fine_tuning.jobs.retrieve(job_id)
-            found = adopt_job(ws, request, job)
-        run_dir, record = found
-        say(f"Following fine-tuning job {job_id} (run {record.name}).")
-        with api_errors(run_dir, record), interruption(run_dir, record):
-            job = self._follow(client, run_dir, record, request)
-        return job_summary(run_dir, record, job)
-
-    def _follow(self, client: Any, run_dir: Path, record: RunRecord, request: TrainRequest) -> Any:
-        return follow_job(
-            client,
-            run_dir,
-            record,
-            poll_seconds=self.poll_seconds,
-            interactive=request.interactive,
-        )
-
-    def _cancel(self, ws: Workspace, job_id: str) -> dict[str, Any]:
-        client = self._client()
-        with api_errors():
-            job = client.fine_tuning.jobs.cancel(job_id)
-        found = find_job_run(ws, job_id)
-        if found is not None:
-            found[1].status = job.status
-            save_record(*found)
-        return {
-            "message": f"Asked OpenAI to cancel fine-tuning job {job_id}; it is now {job.status}.",
-            "job_id": job_id,
-            "status": job.status,
-            "run": found[1].name if found else None,
-        }
-
-
-# --- before the network: validate, estimate, confirm ------------------------------------------
-
-
-def plan_job(ws: Workspace, request: TrainRequest) -> Plan:
-    """Check the settings and the dataset as OpenAI would, and count what training costs."""
-    settings = request.settings
-    model = settings.openai_model
-    if not is_openai_model(model):
-        raise ChatcloneError(
-            f"'{model}' is not an OpenAI model name: set [train] openai_model in chatclone.toml "
-            "or pass --base (e.g. gpt-4.1-mini-2025-04-14)"
-        )
-    if len(settings.suffix) > SUFFIX_LIMIT:
-        raise ChatcloneError(f"the suffix '{settings.suffix}' is over {SUFFIX_LIMIT} characters")
-    if settings.epochs < 1:
-        raise ChatcloneError(f"epochs must be at least 1, not {settings.epochs}")
-    dataset_dir = runs.find_dataset(ws, request.dataset)
-    counter = counter_for(model)
-    _validate(dataset_dir, counter, model)
-    examples = {f: len(_lines(dataset_dir / f)) for _, f in PARTS}
-    tokens = sum(counter.count(_messages(line)) for line in _lines(dataset_dir / "train.jsonl"))
-    estimate = estimate_cost(
-        tokens, settings.epochs, model, request.price_per_million, exact_tokens=counter.exact
-    )
-    return Plan(dataset_dir, model, settings.suffix, settings.epochs, examples, counter, estimate)
-
-
-def _validate(dataset_dir: Path, counter: TokenCounter, model: str) -> None:
-    limit = example_token_limit(model)
-    problems = check_openai_file(dataset_dir / "train.jsonl", counter, limit, limit=SHOWN_PROBLEMS)
-    valid = dataset_dir / "valid.jsonl"
-    if valid.is_file():  # a validation file has no minimum size
-        problems += check_openai_file(valid, counter, limit, min_examples=0, limit=SHOWN_PROBLEMS)
-    if problems:
-        raise ChatcloneError(
-            f"OpenAI would reject dataset '{dataset_dir.name}': " + "; ".join(problems)
-        )
-
-
-def _lines(path: Path) -> list[str]:
-    if not path.is_file():
-        return []
-    return [line for line in path.read_text("utf-8").splitlines() if line.strip()]
-
-
-def _messages(line: str) -> list[dict[str, object]]:
-    messages: list[dict[str, object]] = json.loads(line)["messages"]
-    return messages
-
-
-def cost_text(estimate: CostEstimate) -> str:
-    return f"${estimate.usd:,.2f}" if estimate.usd is not None else "an unknown amount"
-
-
-def describe(plan: Plan) -> str:
-    """The estimate in one paragraph: what is sent, how many tokens, what it costs and why."""
-    e = plan.estimate
-    tokens = f"{e.tokens:,} training tokens"
-    if not e.exact_tokens:
-        tokens += f" ({plan.counter.note})"
-    if e.price_per_million is None:
-        price = f"no known price for {plan.model} (pass --price-per-million)"
-    else:
-        source = f"OpenAI's price as of {e.prices_as_of}" if e.prices_as_of else "your price"
-        price = f"${e.price_per_million:,.2f} per 1M tokens ({source})"
-    return (
-        f"Dataset {plan.dataset_dir.name}: {plan.examples['train.jsonl']} training and "
-        f"{plan.examples['valid.jsonl']} validation examples for {plan.model}, {tokens}. "
-        f"{plan.epochs} epochs = {e.billed_tokens:,} billed tokens at {price}: about "
-        f"{cost_text(e)}."
-    )
-
-
-def confirmed(plan: Plan, request: TrainRequest) -> bool:
-    """Whether to spend the money: --yes, else the answer to a question asked on a terminal."""
-    if request.yes:
-        return True
-    cost = cost_text(plan.estimate)
-    if not (request.interactive and sys.stdin.isatty()):
-        raise ChatcloneError(f"pass --yes to confirm the cost of about {cost}")
-    import click
-
-    question = (
-        f"Upload {plan.examples['train.jsonl']} examples ({plan.estimate.tokens:,} tokens) to "
-        f"OpenAI and start a fine-tuning job costing about {cost}?"
-    )
-    try:
-        return click.confirm(question, default=False, err=True)
-    except click.Abort:  # end of input or Ctrl-C at the question: nothing was started
-        return False
-
-
-def dry_run_summary(plan: Plan) -> dict[str, Any]:
-    ids = {key: f"<id of the uploaded {path.name}>" for key, path in plan.uploads()}
-    request = plan.job_request(ids["training_file"], ids.get("validation_file"))
-    return {
-        "message": f"{describe(plan)}\nDry run: nothing was sent to OpenAI.",
-        "status": "dry run",
-        **_estimate_fields(plan),
-        "uploads": [str(path) for _, path in plan.uploads()],
-        "job_request": request,
-        "next": f"chatclone train --backend openai --dataset {plan.dataset_dir.name}",
-    }
-
-
-def _estimate_fields(plan: Plan) -> dict[str, Any]:
-    e = plan.estimate
-    return {
-        "dataset": plan.dataset_dir.name,
-        "base": plan.model,
-        "examples": plan.examples["train.jsonl"],
-        "valid_examples": plan.examples["valid.jsonl"],
-        "tokens": e.tokens,
-        "tokens_exact": e.exact_tokens,
-        "token_counter": plan.counter.name,
-        "epochs": e.epochs,
-        "billed_tokens": e.billed_tokens,
-        "cost_usd": e.usd,
-        "price_per_million": e.price_per_million,
-        "prices_as_of": e.prices_as_of,
-        "cost_note": e.note,
-    }
-
-
-# --- runs and uploads --------------------------------------------------------------------------
-
-
-def new_run(ws: Workspace, name: str | None, plan: Plan) -> tuple[Path, RunRecord]:
-    """runs/NAME/ with its first run.json, before anything is sent."""
-    run_dir = check_new_run(ws, name or runs.new_run_name(ws))
-    run_dir.mkdir(parents=True)
-    me, source, persona = runs.dataset_identity(plan.dataset_dir)
-    record = RunRecord(
-        name=run_dir.name,
-        backend="openai",
-        base=plan.model,
-        dataset=plan.dataset_dir.name,
-        dataset_sha256=runs.dataset_sha256(plan.dataset_dir),
-        me=me,
-        source=source,
-        persona=persona,
-        status="uploading",
-        extra={"suffix": plan.suffix, "epochs": plan.epochs, "cost_usd": plan.estimate.usd},
-    )
-    save_record(run_dir, record)
-    return run_dir, record
-
-
-def upload(client: Any, path: Path, dataset: str) -> str:
-    """Upload one file unchanged (weight keys included: they are OpenAI's own); its file id.
-
-    The name says where it came from in OpenAI's storage list ("chatclone-NAME-train.jsonl").
-    """
-    say(f"Uploading {path} …")
-    name = f"chatclone-{dataset}-{path.name}"
-    uploaded = client.files.create(file=(name, path.read_bytes()), purpose="fine-tune")
-    return str(uploaded.id)
+            self.client = make_client(key, needed_by="the openai backend")
+        return self.client
 
 
 def _check_modes(request: TrainRequest) -> None:
