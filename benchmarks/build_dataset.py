@@ -63,7 +63,8 @@ def timed(cmd: list[str]) -> tuple[float, int, str]:
 
 
 def embedding_throughput(n: int) -> float:
-    from chatclone.dataset.lowinfo import DefaultEmbedder, score_replies
+    from chatclone.dataset.lowinfo import score_replies
+    from chatclone.embeddings import DefaultEmbedder
 
     embedder = DefaultEmbedder()
     replies = [f"i think we should go to the lake on day {i} if it does not rain" for i in range(n)]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from chatclone.dataset.formats import check_openai_file
-from chatclone.dataset.lowinfo import DefaultEmbedder
-from chatclone.dataset.samples import OPENER
+from chatclone.dataset.report import BuildReport
+from chatclone.embeddings import DefaultEmbedder
+from chatclone.prompt import OPENER
 
 from helpers import SAMPLE, cli
 
@@ -53,6 +54,9 @@ def test_report_contract_and_valid_openai_files(ws: Path) -> None:
     assert len(lines(folder / "train.jsonl")) == samples["train"]
     assert len(lines(folder / "valid.jsonl")) == samples["valid"]
     assert json.loads((folder / "report.json").read_text()) == report
+    loaded = BuildReport.load(folder)  # what train, chat and the renderer read
+    assert loaded.to_json() == report and loaded.context_tokens == 1024
+    assert loaded.identity.me == report["me"] and loaded.identity.source == "whatsapp"
     assert (folder / "train.sharegpt.json").exists()
     drops = report["drops"]
     assert isinstance(drops, dict)
@@ -151,3 +155,18 @@ def test_low_information_replies_stay_as_context_only(ws: Path) -> None:
 def test_default_embedder_loads_offline() -> None:
     vectors = DefaultEmbedder().encode(["where do you live?", "easton, bristol"])
     assert vectors.shape == (2, 384)
+
+
+@pytest.mark.parametrize("name", ["../x", "my data", "a/b", ".hidden", ""])
+def test_a_dataset_name_is_one_folder_name(ws: Path, name: str) -> None:
+    run = cli("build", "-w", ws, "--no-low-info-filter", "--name", name)
+    assert run.code != 0
+    assert f"'{name}' is not a usable dataset name" in run.err
+    assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err
+    assert not (ws / "x").exists() and not (ws / "datasets").exists()
+
+
+def test_bad_settings_are_refused_before_anything_is_built(ws: Path) -> None:
+    run = cli("build", "-w", ws, "--session-gap", "soon")
+    assert run.code != 0 and "'soon' is not a duration" in run.err
+    assert not (ws / "datasets").exists()

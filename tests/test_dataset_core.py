@@ -5,24 +5,35 @@ from __future__ import annotations
 import itertools
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from chatclone.config import parse_duration
 from chatclone.dataset.lowinfo import heuristic_score, is_question, score_replies
-from chatclone.dataset.model import ASSISTANT, USER, Bubble, Drops, Sample, Session, Turn
-from chatclone.dataset.persona import TEMPLATE, persona_text, system_prompt
+from chatclone.dataset.model import Bubble, Drops, Sample, Session, Turn
 from chatclone.dataset.samples import (
-    OPENER,
     chronological_split,
     dedupe,
     render_session,
     render_turn,
     windowed_samples,
 )
-from chatclone.dataset.sessions import parse_duration, split_sessions
+from chatclone.dataset.sessions import split_sessions
 from chatclone.dataset.turns import blocked_pattern, build_turns
 from chatclone.errors import ChatcloneError
 from chatclone.messages import Kind, Message
+from chatclone.prompt import (
+    ASSISTANT,
+    OPENER,
+    TEMPLATE,
+    USER,
+    ChatContext,
+    ChatMessage,
+    Identity,
+    persona_text,
+    system_prompt,
+)
 
 ME = {"Sam"}
 
@@ -46,14 +57,33 @@ class Words:
 words = Words()
 
 
+class FixedPrompt:
+    """A prompt builder whose system prompt is the given text, whatever the conversation."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def system(self, context: ChatContext, conversation: object = ()) -> str:
+        return self.text
+
+    def build(self, context: ChatContext, conversation: list[ChatMessage]) -> list[ChatMessage]:
+        return [{"role": "system", "content": self.text}, *conversation]
+
+
 def session_samples(
     s: Session, system: str, counter: Words, max_tokens: int, sep: str, drops: Drops
 ) -> list[Sample]:
     """The two steps `build` runs for each session, with this file's word counter."""
     messages = render_session(s, sep, drops)
     sizes = counter.count_each(messages)
-    head = counter.count([{"role": "system", "content": system}])
-    return windowed_samples(s, messages, sizes, system, head, max_tokens, drops) if messages else []
+
+    def size(text: str) -> int:
+        return counter.count([{"role": "system", "content": text}])
+
+    builder: Any = FixedPrompt(system)
+    return (
+        windowed_samples(s, messages, sizes, builder, size, max_tokens, drops) if messages else []
+    )
 
 
 @pytest.mark.parametrize(
@@ -221,11 +251,13 @@ def test_persona_template_is_empty_until_filled(tmp_path: Path) -> None:
     path.write_text(TEMPLATE + "\n- I have a cat called Biscuit.\n")
     assert "- I have a cat called Biscuit." in persona_text(path)
     assert "<!--" not in persona_text(path)
-    prompt = system_prompt("Sam", "Family", True, "whatsapp", persona_text(path))
+    prompt = system_prompt(
+        Identity("Sam", "whatsapp", persona_text(path)), ChatContext("Family", is_group=True)
+    )
     assert prompt.startswith("You are Sam, texting on WhatsApp in the group chat")
     assert "# Persona" not in prompt and "## Facts about me" in prompt
     assert "About Sam:" in prompt and "Biscuit" in prompt
-    assert "About" not in system_prompt("Sam", "Jo", False, "telegram", "")
+    assert "About" not in system_prompt(Identity("Sam", "telegram"), ChatContext("Jo"))
 
 
 @pytest.mark.parametrize(

@@ -6,19 +6,60 @@ the help as comments, and read back with unknown keys rejected so that a typo ne
 
 from __future__ import annotations
 
+import re
 import textwrap
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from chatclone.errors import WorkspaceError
+from chatclone.errors import ChatcloneError, WorkspaceError
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)", re.I)
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 def _help(text: str, **kw: Any) -> Any:
     return field(metadata={"help": text}, **kw)
+
+
+def help_for(settings: type[Any], name: str) -> str:
+    """A setting's help text: the command-line flag that overrides it shows the same words."""
+    for f in fields(settings):
+        if f.name == name:
+            return str(f.metadata["help"])
+    raise KeyError(name)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90m`, `3h`, `1h30m`, `2d`, `45s` → a timedelta."""
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ChatcloneError(f"'{text}' is not a duration; write it like 90m, 3h, 1h30m or 2d")
+    total = timedelta()
+    for amount, unit in parts:
+        total += timedelta(**{_UNITS[unit.lower()]: float(amount)})
+    if total <= timedelta(0):
+        raise ChatcloneError(f"'{text}': the session gap must be longer than zero")
+    return total
+
+
+def _at_least(settings: Any, minimum: float, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name) < minimum:
+            raise ChatcloneError(
+                f"setting {name} must be at least {minimum}, not {getattr(settings, name)}"
+            )
+
+
+def _between(settings: Any, low: float, high: float, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            raise ChatcloneError(f"setting {name} must be between {low} and {high}, not {value}")
 
 
 @dataclass
@@ -89,6 +130,13 @@ class DatasetSettings:
     )
     epochs: int = _help("Training epochs, for the cost estimate.", default=3)
 
+    def check(self) -> None:
+        """Every value usable, checked once where the settings are resolved (file + flags)."""
+        parse_duration(self.session_gap)
+        _at_least(self, 1, "max_context_tokens", "epochs")
+        _between(self, 0.0, 0.9, "valid_fraction")
+        _between(self, 0.0, 1.0, "low_info_threshold")
+
 
 @dataclass
 class TrainSettings:
@@ -155,6 +203,14 @@ class TrainSettings:
     gradient_checkpointing: bool = _help(
         "Local backend, CUDA only: recompute activations to save memory (slower).", default=False
     )
+
+    def check(self) -> None:
+        """Every value usable, checked once where the settings are resolved (file + flags)."""
+        _at_least(self, 1, "epochs", "lora_r", "lora_alpha", "batch_tokens", "grad_accum")
+        _at_least(self, 0, "max_steps", "eval_every", "save_every", "keep_checkpoints")
+        _between(self, 0.0, 1.0, "warmup_ratio", "lora_dropout")
+        if self.learning_rate <= 0:
+            raise ChatcloneError(f"setting learning_rate must be above 0, not {self.learning_rate}")
 
 
 @dataclass

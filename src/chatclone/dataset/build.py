@@ -7,7 +7,6 @@ the order the data flows: sessions → turns (filters, privacy) → low-informat
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections import Counter
@@ -17,23 +16,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chatclone.config import DatasetSettings
-from chatclone.dataset import formats, judge, lowinfo, privacy, tokens
-from chatclone.dataset.model import ASSISTANT, USER, Drops, Sample, Session
-from chatclone.dataset.persona import ensure_persona, persona_text, system_prompt
+from chatclone import embeddings, privacy
+from chatclone.config import DatasetSettings, parse_duration
+from chatclone.dataset import formats, lowinfo, tokens
+from chatclone.dataset.model import Drops, Sample, Session
+from chatclone.dataset.report import REPORT_FILE, BuildReport, TokenTotals
 from chatclone.dataset.samples import (
     chronological_split,
     dedupe,
     render_session,
     windowed_samples,
 )
-from chatclone.dataset.sessions import parse_duration, split_sessions
+from chatclone.dataset.sessions import split_sessions
 from chatclone.dataset.turns import blocked_pattern, build_turns
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
-from chatclone.workspace import Workspace
+from chatclone.openai import judge, pricing
+from chatclone.openai.tokens import is_openai_model
+from chatclone.prompt import ASSISTANT, USER, Identity, PromptBuilder, ensure_persona, persona_text
+from chatclone.workspace import Workspace, check_name
 
-MAPPING_FILE = Path("privacy") / "mapping.json"
 # For the cost estimate when the dataset is for a local model: the cheapest OpenAI model that
 # fine-tunes, so the figure answers "what would OpenAI charge for this?".
 COST_MODEL_FOR_LOCAL = "gpt-4.1-mini-2025-04-14"
@@ -45,21 +47,22 @@ class BuildOptions:
     formats: tuple[str, ...] = ("openai",)
     price_per_million: float | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # DatasetSettings fields
-    embedder: lowinfo.Embedder | None = None  # None: the default model, if the filter is on
+    embedder: embeddings.Embedder | None = None  # None: the default model, if the filter is on
     progress: Callable[[str], None] | None = None  # told the name of each step
 
 
-def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
+def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
     """Build and write the dataset; returns the report (also written as report.json)."""
     settings = ws.settings()
     ds = replace(settings.dataset, **options.overrides)
+    ds.check()
     gap = parse_duration(ds.session_gap)
     for fmt in options.formats:
         if fmt not in formats.FORMATS:
             raise ChatcloneError(
                 f"unknown format '{fmt}' (choose from {', '.join(formats.FORMATS)})"
             )
-    name = options.name or datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = check_name(options.name, "dataset") if options.name is not None else _timestamp()
     target = ws.datasets_dir / name
     if target.exists():
         raise ChatcloneError(f"{target} already exists; choose another --name")
@@ -67,7 +70,7 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
 
     drops = Drops()
     blocked = blocked_pattern(ds.blocked_words)
-    mapping_path = ws.root / MAPPING_FILE
+    mapping_path = ws.privacy_mapping_path
     sessions: list[tuple[Session, str]] = []
     with ws.open_store() as store:
         decision = decide_me(settings, store)
@@ -87,10 +90,10 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
                     sessions.append((Session(shown, chat.id, is_group, turns), chat.source))
     turn_count = sum(len(s.turns) for s, _ in sessions)
 
-    persona = pseudo.clean(persona_text(ensure_persona(ws.root)))
+    persona = pseudo.clean(persona_text(ensure_persona(ws.persona_path)))
     if ds.low_info_filter:
         step("scoring replies")
-        embedder = options.embedder or lowinfo.DefaultEmbedder()
+        embedder = options.embedder or embeddings.DefaultEmbedder()
         judged_by = judge.judge_from_settings(ds)
         _mark_low_information([s for s, _ in sessions], persona, ds, embedder, judged_by, drops)
 
@@ -101,16 +104,14 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
     sizes = counter.count_each([m for _, _, messages in rendered for m in messages])
     samples: list[Sample] = []
     offset = 0
-    system_sizes: dict[str, int] = {}
+    system_size = _system_sizer(counter)
     for session, source, messages in rendered:
         own, offset = sizes[offset : offset + len(messages)], offset + len(messages)
         if not messages:
             continue
-        system = system_prompt(decision.name, session.chat, session.is_group, source, persona)
-        if system not in system_sizes:  # one prompt per chat: count it once
-            system_sizes[system] = counter.count([{"role": "system", "content": system}])
+        builder = PromptBuilder(Identity(decision.name, source, persona))
         samples += windowed_samples(
-            session, messages, own, system, system_sizes[system], ds.max_context_tokens, drops
+            session, messages, own, builder, system_size, ds.max_context_tokens, drops
         )
     samples = dedupe(samples, drops)
     train, valid = chronological_split(samples, ds.valid_fraction)
@@ -127,14 +128,36 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> dict[str, Any]:
         token_counts=[s.tokens for s in valid],
     )
     problems += [f"valid.jsonl: {p}" for p in valid_problems]
-    report = _report(name, target, sessions, turn_count, train, valid, drops, pseudo, counter)
-    report["validation"] = {"openai": problems}
-    report["cost"] = _cost(ds, sum(s.tokens for s in train), options.price_per_million, counter)
-    report["me"] = decision.name
-    # What a chat with the clone needs to rebuild the training system prompt exactly.
-    report["persona"] = persona
-    report["sources"] = dict(Counter(src for _, src in sessions).most_common())
-    report["settings"] = asdict(ds)
+    kept = {(s.session_start, s.chat) for s in train + valid}
+    report = BuildReport(
+        name=name,
+        path=str(target),
+        created=datetime.now().isoformat(timespec="seconds"),
+        samples={"train": len(train), "valid": len(valid)},
+        sessions=len(sessions),
+        sessions_kept=len(kept),
+        turns=turn_count,
+        tokens=TokenTotals(
+            train=sum(s.tokens for s in train),
+            valid=sum(s.tokens for s in valid),
+            counter=counter.name,
+            exact=counter.exact,
+            note=getattr(counter, "note", ""),
+        ),
+        drops=drops.as_dict(),
+        pii=dict(sorted(Counter(pseudo.counts).items())),
+        lengths={
+            "tokens": _histogram([s.tokens for s in train + valid]),
+            "turns": _histogram([len(s.messages) - 1 for s in train + valid]),
+        },
+        validation={"openai": problems},
+        cost=_cost(ds, sum(s.tokens for s in train), options.price_per_million, counter),
+        me=decision.name,
+        # What a chat with the clone needs to rebuild the training system prompt exactly.
+        persona=persona,
+        sources=dict(Counter(src for _, src in sessions).most_common()),
+        settings=ds,
+    )
     step("writing files")
     _write(target, train, valid, options.formats, report)
     privacy.save_mapping(mapping_path, pseudo.mapping)
@@ -145,7 +168,7 @@ def _mark_low_information(
     sessions: list[Session],
     persona: str,
     ds: DatasetSettings,
-    embedder: lowinfo.Embedder,
+    embedder: embeddings.Embedder,
     judged_by: judge.LLMJudge | None,
     drops: Drops,
 ) -> None:
@@ -172,40 +195,21 @@ def _mark_low_information(
             drops.add("low_information_reply")
 
 
-def _report(
-    name: str,
-    target: Path,
-    sessions: list[tuple[Session, str]],
-    turn_count: int,
-    train: list[Sample],
-    valid: list[Sample],
-    drops: Drops,
-    pseudo: privacy.Pseudonymizer,
-    counter: tokens.TokenCounter,
-) -> dict[str, Any]:
-    kept = {(s.session_start, s.chat) for s in train + valid}
-    return {
-        "name": name,
-        "path": str(target),
-        "created": datetime.now().isoformat(timespec="seconds"),
-        "samples": {"train": len(train), "valid": len(valid)},
-        "sessions": len(sessions),
-        "sessions_kept": len(kept),
-        "turns": turn_count,
-        "tokens": {
-            "train": sum(s.tokens for s in train),
-            "valid": sum(s.tokens for s in valid),
-            "counter": counter.name,
-            "exact": counter.exact,
-            "note": getattr(counter, "note", ""),
-        },
-        "drops": drops.as_dict(),
-        "pii": dict(sorted(Counter(pseudo.counts).items())),
-        "lengths": {
-            "tokens": _histogram([s.tokens for s in train + valid]),
-            "turns": _histogram([len(s.messages) - 1 for s in train + valid]),
-        },
-    }
+def _timestamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _system_sizer(counter: tokens.TokenCounter) -> Callable[[str], int]:
+    """A system prompt's tokens, counted once per distinct text: every window's prompt is built
+    and measured on its own, and windows of one chat mostly share theirs."""
+    sizes: dict[str, int] = {}
+
+    def size(text: str) -> int:
+        if text not in sizes:
+            sizes[text] = counter.count([{"role": "system", "content": text}])
+        return sizes[text]
+
+    return size
 
 
 def _histogram(values: list[int], bins: int = 8) -> list[dict[str, int]]:
@@ -224,10 +228,10 @@ def _histogram(values: list[int], bins: int = 8) -> list[dict[str, int]]:
 def _cost(
     ds: DatasetSettings, train_tokens: int, price: float | None, counter: tokens.TokenCounter
 ) -> dict[str, Any]:
-    for_openai = tokens.is_openai_model(ds.model)
+    for_openai = is_openai_model(ds.model)
     model = ds.model if for_openai else COST_MODEL_FOR_LOCAL
     exact = counter.exact and for_openai  # another model's tokenizer is only an approximation
-    return asdict(tokens.estimate_cost(train_tokens, ds.epochs, model, price, exact_tokens=exact))
+    return asdict(pricing.estimate_cost(train_tokens, ds.epochs, model, price, exact_tokens=exact))
 
 
 def _write(
@@ -235,7 +239,7 @@ def _write(
     train: list[Sample],
     valid: list[Sample],
     wanted: tuple[str, ...],
-    report: dict[str, Any],
+    report: BuildReport,
 ) -> None:
     """Write into a temporary folder beside the target, then rename: a dataset folder is either
     complete or absent."""
@@ -249,11 +253,9 @@ def _write(
                 formats.write_sharegpt(tmp / f"{split}.sharegpt.json", rows)
         if "hf" in wanted:
             formats.write_hf(tmp / "hf", splits)
-        report["files"] = sorted(
-            p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()
-        )
-        report["files"].append("report.json")
-        (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), "utf-8")
+        report.files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        report.files.append(REPORT_FILE)
+        report.save(tmp)
         tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

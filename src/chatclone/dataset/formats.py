@@ -15,9 +15,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, cast
 
-from chatclone.dataset.model import ASSISTANT, SYSTEM, USER
-from chatclone.dataset.tokens import TokenCounter, base_model, counter_for
+from chatclone.dataset.tokens import TokenCounter, counter_for
 from chatclone.errors import ChatcloneError, InputError
+from chatclone.openai.tokens import base_model
+from chatclone.prompt import ASSISTANT, SYSTEM, USER
 
 FORMATS = ("openai", "sharegpt", "hf")
 Messages = Sequence[Mapping[str, object]]

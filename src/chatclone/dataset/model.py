@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+from chatclone.prompt import ChatMessage
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Bubble:
 class Turn:
     """Consecutive messages of one role. In a group, a user turn can hold several people's bubbles."""
 
-    role: str  # USER or ASSISTANT
+    role: str  # prompt.USER or prompt.ASSISTANT
     bubbles: list[Bubble]
     train: bool = True  # assistant turns only: False keeps it as context without learning from it
 
@@ -48,7 +48,7 @@ class Session:
 class Sample:
     """One training example: chat messages in OpenAI's shape, plus where it came from."""
 
-    messages: list[dict[str, object]]  # {"role", "content"[, "weight"]}
+    messages: list[ChatMessage]  # the system prompt first
     chat: str
     session_start: str
     tokens: int = 0

@@ -20,25 +20,25 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 
-from chatclone.dataset.model import ASSISTANT, SYSTEM, USER, Drops, Sample, Session, Turn
+from chatclone.dataset.model import Drops, Sample, Session, Turn
+from chatclone.prompt import ASSISTANT, OPENER, USER, ChatContext, ChatMessage, PromptBuilder
 
-OPENER = "[new conversation]"
 
-
-def render_turn(turn: Turn, is_group: bool, separator: str) -> dict[str, object]:
+def render_turn(turn: Turn, is_group: bool, separator: str) -> ChatMessage:
     """A turn as one chat message; in a group, user bubbles are prefixed with their sender."""
     if turn.role == USER and is_group:
         content = separator.join(f"{b.sender}: {b.text}" for b in turn.bubbles)
     else:
         content = separator.join(b.text for b in turn.bubbles)
-    message: dict[str, object] = {"role": turn.role, "content": content}
+    message: ChatMessage = {"role": turn.role, "content": content}
     if turn.role == ASSISTANT:
         message["weight"] = 1 if turn.train else 0
     return message
 
 
-def render_session(session: Session, separator: str, drops: Drops) -> list[dict[str, object]]:
+def render_session(session: Session, separator: str, drops: Drops) -> list[ChatMessage]:
     """A session's turns as alternating chat messages, opener added; [] if it is not kept."""
     turns = session.turns
     if not any(t.role == ASSISTANT and i > 0 for i, t in enumerate(turns)):
@@ -55,24 +55,38 @@ def render_session(session: Session, separator: str, drops: Drops) -> list[dict[
 
 def windowed_samples(
     session: Session,
-    messages: list[dict[str, object]],
+    messages: list[ChatMessage],
     sizes: list[int],
-    system: str,
-    system_size: int,
+    builder: PromptBuilder,
+    system_size: Callable[[str], int],
     max_tokens: int,
     drops: Drops,
 ) -> list[Sample]:
     """Windows over rendered messages whose token `sizes` are known (see `TokenCounter.count_each`);
-    a window's size is the sum of its messages' (chat templates render them one after another)."""
-    head: list[dict[str, object]] = [{"role": SYSTEM, "content": system}]
+    a sample's size is its own system prompt's (`system_size`) plus its messages' (chat templates
+    render them one after another).
+
+    Windows are cut with the budget left by the session's system prompt; the prompt of each window
+    is then built for that window (a memory block may make it longer) and measured on its own, and
+    a window that no longer fits loses exchanges from its end (counted as `too_long_exchange` once
+    nothing fits)."""
+    context = ChatContext(session.chat, session.is_group)
+    budget = max_tokens - system_size(builder.system(context))
     samples = []
-    for start, end in _windows(sizes, max_tokens - system_size, drops):
-        window = head + messages[start:end]
-        if not any(m.get("weight") == 1 for m in window):
+    for start, end in _windows(sizes, budget, drops):
+        while True:
+            prompt = builder.build(context, messages[start:end])
+            size = system_size(prompt[0]["content"]) + sum(sizes[start:end])
+            if size <= max_tokens or end - start <= 2:
+                break
+            end -= 2
+        if size > max_tokens:
+            drops.add("too_long_exchange")
+            continue
+        if not any(m.get("weight") == 1 for m in prompt):
             drops.add("low_information_sample")
             continue
-        size = system_size + sum(sizes[start:end])
-        samples.append(Sample(window, session.chat, session.start, size))
+        samples.append(Sample(prompt, session.chat, session.start, size))
     return samples
 
 

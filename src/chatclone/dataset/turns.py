@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from chatclone.dataset.model import ASSISTANT, USER, Bubble, Drops, Turn
+from chatclone.dataset.model import Bubble, Drops, Turn
 from chatclone.messages import Kind, Message
+from chatclone.prompt import ASSISTANT, USER
 
 _LINK = re.compile(r"(?:https?://|www\.)\S+", re.I)
 _MESSAGE_DROPS = {
