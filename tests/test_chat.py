@@ -1,7 +1,8 @@
 """`chatclone chat`: the engine (local LoRA runs, OpenAI models), bubbles, the terminal loop.
 
-A real run folder is made here from the packaged default model with a perturbed LoRA adapter, so
-these tests don't depend on the training code; OpenAI is a MockTransport replaying a stream.
+A real run folder is made here from a tiny randomly initialised model with a perturbed LoRA
+adapter, so these tests neither depend on the training code nor pay for the 135M model; OpenAI is
+a MockTransport replaying a stream.
 """
 
 from __future__ import annotations
@@ -16,26 +17,25 @@ from typing import Any
 import pytest
 
 from chatclone import models
-from chatclone.chat import openai_chat
+from chatclone.chat import openai_chat, register_generator
 from chatclone.chat.engine import (
     BubbleStream,
     Conversation,
     Engine,
-    GenerationSettings,
     Target,
-    fit_messages,
     open_engine,
     resolve_target,
     split_bubbles,
 )
+from chatclone.chat.generation import GenerationSettings, GeneratorSpec, fit_messages
 from chatclone.chat.local import LocalGenerator
 from chatclone.chat.openai_chat import OpenAIGenerator
 from chatclone.chat.terminal import ChatOptions, run_chat
-from chatclone.dataset.persona import system_prompt
-from chatclone.dataset.samples import OPENER
 from chatclone.errors import ChatcloneError
+from chatclone.prompt import OPENER, ChatContext, Identity, system_prompt
 from chatclone.train.runs import RunRecord, save_record
 from chatclone.workspace import Workspace
+from tiny import FakeGenerator, tiny_model_dir
 
 from helpers import cli
 
@@ -43,13 +43,20 @@ ME = "Sam Rivera"
 PERSONA = "- I work as a data analyst at a bike-sharing startup.\n- I live in Bristol."
 RUN = "clone1"
 FT_MODEL = "ft:gpt-4.1-mini-2025-04-14:acme:clone:abc123"
+IDENTITY = Identity(ME, "whatsapp", PERSONA)
 
 
-def record(name: str, backend: str = "local", model: str | None = None) -> RunRecord:
+def prompt(partner: str, identity: Identity = IDENTITY) -> str:
+    return system_prompt(identity, ChatContext(partner))
+
+
+def record(
+    name: str, backend: str = "local", model: str | None = None, base: str = "default"
+) -> RunRecord:
     return RunRecord(
         name=name,
         backend=backend,
-        base="default",
+        base=base,
         dataset="ds1",
         dataset_sha256="0" * 64,
         me=ME,
@@ -61,34 +68,47 @@ def record(name: str, backend: str = "local", model: str | None = None) -> RunRe
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A workspace with one local run: a LoRA on the default model whose B weights are perturbed
-    (with a fixed seed) so that the adapter really changes what the model says."""
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tiny_model_dir(tmp_path_factory.mktemp("tiny")))
+
+
+def make_run(root: Path, name: str, base: str, context_tokens: int | None = None) -> Path:
+    """runs/NAME/ with a LoRA adapter on `base` whose B weights are perturbed (with a fixed seed)
+    so that the adapter really changes what the model says."""
     import torch
     from peft import LoraConfig, get_peft_model
 
-    root = tmp_path_factory.mktemp("chat") / "ws"
-    run_dir = root / "runs" / RUN
+    run_dir = root / "runs" / name
     run_dir.mkdir(parents=True)
     with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
         warnings.simplefilter("ignore", FutureWarning)
         model = get_peft_model(
-            models.load_causal_lm("default"), LoraConfig(r=8, target_modules=["q_proj", "v_proj"])
+            models.load_causal_lm(base), LoraConfig(r=8, target_modules=["q_proj", "v_proj"])
         )
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
+        for key, param in model.named_parameters():
+            if "lora_B" in key:
                 param.copy_(torch.randn(param.shape, generator=generator) * 0.01)
     model.save_pretrained(str(run_dir / "adapter"))
     models.load_tokenizer("default").save_pretrained(str(run_dir / "tokenizer"))
-    save_record(run_dir, record(RUN))
+    run = record(name, base=base)
+    run.context_tokens = context_tokens
+    save_record(run_dir, run)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory, tiny: str) -> Path:
+    """A workspace with one local run on the tiny model."""
+    root = tmp_path_factory.mktemp("chat") / "ws"
+    make_run(root, RUN, tiny)
     return root
 
 
 @pytest.fixture(scope="module")
-def local(ws: Path) -> LocalGenerator:
-    return LocalGenerator.load(ws / "runs" / RUN, "default")
+def local(ws: Path, tiny: str) -> LocalGenerator:
+    return LocalGenerator.load(ws / "runs" / RUN, tiny)
 
 
 SHORT = GenerationSettings(max_new_tokens=16, temperature=0.0)
@@ -97,16 +117,17 @@ SHORT = GenerationSettings(max_new_tokens=16, temperature=0.0)
 # --- the system prompt and the adapter ------------------------------------------------------
 
 
-def test_system_prompt_is_the_training_prompt(ws: Path) -> None:
-    target = resolve_target(Workspace(ws), partner="Jordan")
-    assert target.system == system_prompt(ME, "Jordan", False, "whatsapp", PERSONA)
-    assert (target.backend, target.run, target.me, target.model) == ("local", RUN, ME, "default")
+def test_system_prompt_is_the_training_prompt(ws: Path, tiny: str) -> None:
+    target = resolve_target(Workspace(ws))
+    engine = Engine(target, FakeGenerator())
+    assert Conversation(engine, "Jordan").prompt_for("hi")[0]["content"] == prompt("Jordan")
+    assert (target.backend, target.run, target.me, target.model) == ("local", RUN, ME, tiny)
 
 
-def test_adapter_changes_the_logits(local: LocalGenerator) -> None:
+def test_adapter_changes_the_logits(local: LocalGenerator, tiny: str) -> None:
     import torch
 
-    base = models.load_causal_lm("default").eval()
+    base = models.load_causal_lm(tiny).eval()
     ids = torch.tensor([local.tokenizer("hey, how was the ride?")["input_ids"]])
     with torch.no_grad():
         tuned = local.model(input_ids=ids).logits
@@ -196,16 +217,16 @@ def test_once_prints_a_reproducible_reply(ws: Path) -> None:
     assert RUN in first.err  # what was loaded, on stderr only
     assert cli(*args, "--seed", "5").out == first.out
     greedy = cli(*args, "--temperature", "0")  # greedy: reproducible without a seed
-    assert greedy.code == 0 and greedy.out.strip()
+    assert greedy.code == 0 and cli(*args, "--temperature", "0").out == greedy.out
     assert "Loading weights" not in greedy.err
 
 
-def test_once_json(ws: Path) -> None:
+def test_once_json(ws: Path, tiny: str) -> None:
     run = cli("chat", "-w", ws, "--once", "hi", "--json", "--max-new-tokens", "16", "--seed", "1")
     assert run.code == 0, run.err
     data = run.json()
     assert set(data) == {"reply", "bubbles", "run", "model"}
-    assert (data["run"], data["model"]) == (RUN, "default")
+    assert (data["run"], data["model"]) == (RUN, tiny)
     assert data["reply"] == "\n".join(data["bubbles"])
 
 
@@ -237,21 +258,13 @@ def test_json_needs_once(ws: Path) -> None:
 # --- the interactive loop -------------------------------------------------------------------
 
 
-class Recorder:
-    """A fake generator: records every prompt and answers with fixed pieces."""
-
-    def __init__(self, pieces: list[str]) -> None:
-        self.pieces = pieces
-        self.prompts: list[list[dict[str, str]]] = []
-
-    def stream(self, messages: list[dict[str, str]], settings: GenerationSettings) -> Iterator[str]:
-        self.prompts.append([dict(m) for m in messages])
-        yield from self.pieces
+Recorder = FakeGenerator
+SYSTEM = prompt("a friend")
 
 
 def fake_engine(pieces: list[str]) -> tuple[Engine, Recorder]:
     recorder = Recorder(pieces)
-    target = Target("local", "default", ME, "SYSTEM", RUN)
+    target = Target("local", "default", IDENTITY, RUN)
     return Engine(target, recorder), recorder
 
 
@@ -278,13 +291,13 @@ def test_reset_clears_the_history(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert len(recorder.prompts) == 3
     assert [m["content"] for m in recorder.prompts[1]] == [
-        "SYSTEM",
+        SYSTEM,
         "hi",
         "sure\nwhen?",
         "tomorrow?",
     ]
     assert recorder.prompts[2] == [
-        {"role": "system", "content": "SYSTEM"},
+        {"role": "system", "content": SYSTEM},
         {"role": "user", "content": "hello again"},
     ]
     out = capsys.readouterr().out
@@ -315,7 +328,7 @@ def test_ctrl_c_during_a_reply_stops_only_that_reply(capsys: pytest.CaptureFixtu
                 raise KeyboardInterrupt
 
     interrupted = Interrupted([])
-    engine = Engine(Target("local", "default", ME, "SYSTEM", RUN), interrupted)
+    engine = Engine(Target("local", "default", IDENTITY, RUN), interrupted)
     run_chat(Workspace(Path(".")), ChatOptions(), engine=engine, read=scripted(["a", "b"]))
     assert len(interrupted.prompts) == 2 and len(interrupted.prompts[1]) == 2  # "a" was dropped
     assert "(stopped)" in capsys.readouterr().out
@@ -341,7 +354,7 @@ def test_a_failed_reply_does_not_end_the_chat(capsys: pytest.CaptureFixture[str]
             raise ChatcloneError("OpenAI (ft:x): boom")
 
     failing = Failing([])
-    engine = Engine(Target("openai", "openai:ft:x", ME, "SYSTEM"), failing)
+    engine = Engine(Target("openai", "openai:ft:x", IDENTITY), failing)
     run_chat(Workspace(Path(".")), ChatOptions(), engine=engine, read=scripted(["a", "b"]))
     assert len(failing.prompts) == 2 and len(failing.prompts[1]) == 2  # nothing was remembered
     assert "boom" in capsys.readouterr().err
@@ -447,7 +460,7 @@ def test_openai_run_streams_with_the_training_prompt(
     (body,) = openai_replay
     assert (body["model"], body["stream"], body["max_completion_tokens"]) == (FT_MODEL, True, 50)
     assert body["messages"] == [
-        {"role": "system", "content": system_prompt(ME, "Jordan", False, "whatsapp", PERSONA)},
+        {"role": "system", "content": prompt("Jordan")},
         {"role": "user", "content": "where are you?"},
     ]
 
@@ -466,14 +479,14 @@ def test_openai_model_takes_its_identity_from_the_latest_dataset(
     system = openai_replay[0]["messages"][0]
     assert system == {
         "role": "system",
-        "content": system_prompt("Alex Kim", "a friend", False, "telegram", "- I surf."),
+        "content": prompt("a friend", Identity("Alex Kim", "telegram", "- I surf.")),
     }
 
 
 def test_openai_model_without_a_dataset_uses_me_from_settings(tmp_path: Path) -> None:
     assert cli("me", "Sam Rivera", "-w", tmp_path).code == 0
     target = resolve_target(Workspace(tmp_path), model=f"openai:{FT_MODEL}")
-    assert target.system == system_prompt(ME, "a friend", False, "whatsapp", "")
+    assert target.identity == Identity(ME, "whatsapp", "")
     assert (target.run, target.model) == (None, f"openai:{FT_MODEL}")
 
 
@@ -519,3 +532,82 @@ def test_openai_run_without_model_yet(tmp_path: Path) -> None:
     save_record(run_dir, pending)
     with pytest.raises(ChatcloneError, match="--follow ftjob-1"):
         open_engine(Workspace(tmp_path), run="ft2")
+
+
+# --- the context a chat keeps, the registry, concurrency ------------------------------------
+
+
+def test_a_2048_token_dataset_keeps_2048_tokens_of_history(tmp_path: Path, tiny: str) -> None:
+    make_run(tmp_path, "long", tiny, context_tokens=2048)
+    engine = open_engine(Workspace(tmp_path), run="long")
+    assert engine.target.context_tokens == 2048
+    generator = engine.generator
+    assert isinstance(generator, LocalGenerator) and generator.context_tokens == 2048
+    conversation = Conversation(engine)
+    for i in range(6):  # about 1,500 tokens of history
+        conversation.history += [
+            {"role": "user", "content": f"question {i}: " + "word " * 120},
+            {"role": "assistant", "content": "answer " * 120},
+        ]
+    ids = generator._prompt_ids(conversation.prompt_for("and now?"), max_new_tokens=16)
+    assert 1024 < ids.shape[1] <= 2048
+    assert "question 0:" in generator.tokenizer.decode(ids[0])  # nothing was dropped
+
+
+def test_an_older_run_takes_the_context_of_its_dataset(tmp_path: Path, tiny: str) -> None:
+    make_run(tmp_path, "old", tiny)  # run.json without context_tokens
+    dataset = tmp_path / "datasets" / "ds1"
+    dataset.mkdir(parents=True)
+    (dataset / "train.jsonl").write_text("{}\n", "utf-8")
+    report = {"me": ME, "settings": {"max_context_tokens": 2048}}
+    (dataset / "report.json").write_text(json.dumps(report), "utf-8")
+    assert resolve_target(Workspace(tmp_path), run="old").context_tokens == 2048
+    (dataset / "report.json").unlink()
+    assert resolve_target(Workspace(tmp_path), run="old").context_tokens == 1024
+
+
+def test_generators_come_from_the_registry(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import chatclone.chat as registry
+
+    fake = FakeGenerator(["from the fake"])
+    specs: list[GeneratorSpec] = []
+
+    def factory(spec: GeneratorSpec) -> FakeGenerator:
+        specs.append(spec)
+        return fake
+
+    registry.generator_backends()  # the built-ins first, then the test's replacement
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_generator("local", factory)
+    run = cli("chat", "-w", ws, "--once", "hi", "--partner", "Jordan")
+    assert run.code == 0, run.err
+    assert run.out == "from the fake\n"
+    assert specs[0].run_dir == ws / "runs" / RUN and specs[0].context_tokens == 1024
+    assert fake.prompts[0][0]["content"] == prompt("Jordan")
+    with pytest.raises(ChatcloneError, match="no chat backend 'nope'"):
+        registry.generator_for("nope", specs[0])
+
+
+def test_concurrent_callers_get_their_own_seeded_reply(local: LocalGenerator) -> None:
+    import threading
+
+    import torch
+
+    messages: list[Any] = [{"role": "user", "content": "hi there"}]
+    sampled = [GenerationSettings(max_new_tokens=12, temperature=0.9, seed=s) for s in (1, 2)]
+    alone = ["".join(local.stream(messages, s)) for s in sampled]
+    state = torch.get_rng_state()
+    together: dict[int, str] = {}
+
+    def ask(k: int) -> None:
+        together[k] = "".join(local.stream(messages, sampled[k]))
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in (0, 1, 0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [together[0], together[1]] == alone
+    assert torch.equal(torch.get_rng_state(), state)  # a seed is the reply's, not the process's

@@ -187,6 +187,17 @@ def load_causal_lm(model: str, **kwargs: Any) -> Any:
         ) from e
 
 
+def context_length(model: Any, tokenizer: Any = None, fallback: int = 2048) -> int:
+    """The model's context window in tokens: its config's `max_position_embeddings`, else the
+    tokenizer's `model_max_length` when that is a real number (tokenizers say 10**30 for
+    "unknown"), else `fallback`."""
+    window = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(window, int) and window > 0:
+        return window
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else fallback
+
+
 def _default_model_dir(cached: Path) -> Path:
     if (cached / "config.json").is_file() and any(cached.glob("*.safetensors")):
         return cached

@@ -1,11 +1,11 @@
 """The generation engine: what a chat with the clone talks to, whatever shows it (terminal, web).
 
-`open_engine(ws, run=…, model=…, partner=…)` finds the run (or the `openai:…` model), rebuilds the
-training system prompt from the run record with `dataset.persona.system_prompt` and loads a
-`Generator`: a `LocalGenerator` (the run's LoRA adapter on its base model, transformers + peft) or an
-`OpenAIGenerator` (a fine-tuned OpenAI model, streamed). A `Conversation` keeps the history and
-`BubbleStream` splits a streamed reply into the separate texts ("bubbles") the person would send:
-the dataset joins bubbles with newlines, so the model writes one bubble per line.
+`open_engine(ws, run=…, model=…)` finds the run (or the `openai:…` model) and whom it plays, and
+loads its `Generator` from the registry (`chatclone.chat`). A `Conversation` keeps the history and
+builds each turn's prompt with `prompt.PromptBuilder`, the same builder that made the training
+samples (so a memory block can join it per turn); `BubbleStream` splits a streamed reply into the
+separate texts ("bubbles") the person would send: the dataset joins bubbles with newlines, so the
+model writes one bubble per line.
 
 With `--model openai:…` and no run, whom the clone plays comes from the latest dataset's
 report.json (as its system prompts had it); without a dataset, from `chatclone me` and persona.md.
@@ -18,43 +18,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from chatclone.dataset.persona import PERSONA_FILE, persona_text, system_prompt
-from chatclone.dataset.samples import OPENER
+from chatclone.chat import generator_for
+from chatclone.chat.generation import (
+    DEFAULT_CONTEXT_TOKENS,
+    GenerationSettings,
+    Generator,
+    GeneratorSpec,
+)
+from chatclone.dataset.report import BuildReport
 from chatclone.errors import ChatcloneError
+from chatclone.me import show_me
+from chatclone.prompt import (
+    ASSISTANT,
+    OPENER,
+    USER,
+    ChatContext,
+    ChatMessage,
+    Identity,
+    PromptBuilder,
+    persona_text,
+)
 from chatclone.train import runs
 from chatclone.workspace import Workspace
 
-Message = dict[str, str]
 DEFAULT_PARTNER = "a friend"
 OPENAI_PREFIX = "openai:"
-# The dataset cuts samples to 1024 tokens by default: longer prompts are beyond what the clone saw.
-CONTEXT_TOKENS = 1024
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    max_new_tokens: int = 200
-    temperature: float = 0.7
-    """0: greedy (the same reply every time)."""
-    seed: int | None = None
-    """Seeds sampling before each reply, so the same prompt gets the same reply."""
-    top_p: float = 0.9
-    repetition_penalty: float = 1.1
-    """Local models only: small models loop ("haha haha haha…") without it."""
-
-    def check(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ChatcloneError("--max-new-tokens must be at least 1")
-        if self.temperature < 0:
-            raise ChatcloneError("--temperature must be 0 (greedy) or more")
-
-
-class Generator(Protocol):
-    def stream(self, messages: list[Message], settings: GenerationSettings) -> Iterator[str]:
-        """The reply to `messages` (system prompt first), in pieces of text as they are made."""
-        ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,35 +54,52 @@ class Generator(Protocol):
 class Target:
     """What a chat talks to, resolved from the workspace without loading any model."""
 
-    backend: str  # "local" or "openai"
+    backend: str  # a generator backend: "local" or "openai"
     model: str  # local: the base model; openai: "openai:MODEL_ID"
-    me: str
-    system: str
+    identity: Identity
     run: str | None = None
     run_dir: Path | None = None
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    """The history kept, in tokens: the dataset's `max_context_tokens`."""
+
+    @property
+    def me(self) -> str:
+        return self.identity.me
 
     def describe(self) -> str:
         if self.backend == "local":
             return f"run '{self.run}' (LoRA adapter on {self.model})"
         return f"{self.model}" + (f" (run '{self.run}')" if self.run else "")
 
+    def spec(self) -> GeneratorSpec:
+        return GeneratorSpec(
+            self.model.removeprefix(OPENAI_PREFIX), self.run_dir, self.context_tokens
+        )
 
-def resolve_target(
-    ws: Workspace, run: str | None = None, model: str | None = None, partner: str = DEFAULT_PARTNER
-) -> Target:
-    """The run named (or the latest usable one), or the `openai:…` model with the workspace's identity."""
+
+def resolve_target(ws: Workspace, run: str | None = None, model: str | None = None) -> Target:
+    """The run named (or the latest usable one), or the `openai:…` model with the workspace's
+    identity."""
     if model is not None:
         if run is not None:
             raise ChatcloneError("give --run NAME or --model openai:…, not both")
-        return _model_target(ws, model, partner)
+        return _model_target(ws, model)
     run_dir, record = runs.find_run(ws, run)
     _check_usable(run_dir, record)
-    system = system_prompt(record.me, partner, False, record.source, record.persona)
+    context = record.context_tokens or _dataset_context(ws, record.dataset)
     if record.backend == "openai":
         assert record.model is not None  # _check_usable
         name = OPENAI_PREFIX + record.model
-        return Target("openai", name, record.me, system, record.name, run_dir)
-    return Target("local", record.base, record.me, system, record.name, run_dir)
+        return Target("openai", name, record.identity, record.name, run_dir, context)
+    return Target("local", record.base, record.identity, record.name, run_dir, context)
+
+
+def _dataset_context(ws: Workspace, dataset: str) -> int:
+    """For runs recorded before run.json kept it: the context of the dataset they trained on."""
+    try:
+        return BuildReport.load(runs.find_dataset(ws, dataset)).context_tokens
+    except ChatcloneError:  # the dataset is gone: the dataset default
+        return DEFAULT_CONTEXT_TOKENS
 
 
 def _check_usable(run_dir: Path, record: runs.RunRecord) -> None:
@@ -111,37 +117,37 @@ def _check_usable(run_dir: Path, record: runs.RunRecord) -> None:
     )
 
 
-def _model_target(ws: Workspace, model: str, partner: str) -> Target:
+def _model_target(ws: Workspace, model: str) -> Target:
     if not model.startswith(OPENAI_PREFIX) or len(model) == len(OPENAI_PREFIX):
         raise ChatcloneError(
             f"--model takes an OpenAI model as openai:MODEL (e.g. openai:ft:gpt-4.1-mini-…), not "
             f"'{model}'; for a local run use --run NAME"
         )
-    me, source, persona = workspace_identity(ws)
-    system = system_prompt(me, partner, False, source, persona)
-    return Target("openai", model, me, system)
+    identity, context = workspace_identity(ws)
+    return Target("openai", model, identity, context_tokens=context)
 
 
-def workspace_identity(ws: Workspace) -> tuple[str, str, str]:
-    """Whom a model without a run record plays: (me, source, persona).
+def workspace_identity(ws: Workspace) -> tuple[Identity, int]:
+    """Whom a model without a run record plays, and the history it keeps.
 
     From the latest dataset's report.json, which holds them exactly as its system prompts had them;
     without a dataset, from `chatclone me` (settings, else the store) and persona.md, on WhatsApp.
     """
     try:
-        me, source, persona = runs.dataset_identity(runs.find_dataset(ws, None))
+        report = BuildReport.load(runs.find_dataset(ws, None))
+        identity, context = report.identity, report.context_tokens
     except ChatcloneError:  # no dataset built yet
-        me, source, persona = "", "whatsapp", persona_text(ws.root / PERSONA_FILE)
-    if not me:
-        from chatclone.me import show_me
-
+        identity = Identity("", persona=persona_text(ws.persona_path))
+        context = ws.settings().dataset.max_context_tokens
+    if not identity.me:
         me = show_me(ws).name or ""
-    if not me:
+        identity = Identity(me, identity.source, identity.persona)
+    if not identity.me:
         raise ChatcloneError(
             f"cannot tell whom the clone plays in {ws.root}: build a dataset (`chatclone build`) "
             "or say who you are (`chatclone me NAME`)"
         )
-    return me, source, persona
+    return identity, context
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,55 +159,52 @@ class Engine:
     target: Target
     generator: Generator
 
+    @property
+    def prompts(self) -> PromptBuilder:
+        return PromptBuilder(self.target.identity)
+
 
 def open_engine(
     ws: Workspace,
     run: str | None = None,
     model: str | None = None,
-    partner: str = DEFAULT_PARTNER,
     notify: Callable[[str], None] | None = None,
 ) -> Engine:
     """Resolve what to chat with and load it; `notify` hears what is being loaded (it takes a while)."""
-    target = resolve_target(ws, run, model, partner)
+    target = resolve_target(ws, run, model)
     if notify is not None:
         notify(f"Loading {target.describe()}…")
-    return Engine(target, load_generator(target))
-
-
-def load_generator(target: Target) -> Generator:
-    if target.backend == "openai":
-        from chatclone.chat import openai_chat
-
-        client = openai_chat.openai_client()
-        return openai_chat.OpenAIGenerator(target.model.removeprefix(OPENAI_PREFIX), client)
-    from chatclone.chat.local import LocalGenerator
-
-    assert target.run_dir is not None
-    return LocalGenerator.load(target.run_dir, target.model)
+    return Engine(target, generator_for(target.backend, target.spec()))
 
 
 @dataclass
 class Conversation:
-    """The history of one chat; the system prompt is never part of it, so a reset keeps it."""
+    """The history of one chat; the system prompt is built for every turn and never stored, so a
+    reset keeps it."""
 
     engine: Engine
-    history: list[Message] = field(default_factory=list)
+    partner: str = DEFAULT_PARTNER
+    history: list[ChatMessage] = field(default_factory=list)
 
     def reset(self) -> None:
         self.history.clear()
+
+    def prompt_for(self, text: str) -> list[ChatMessage]:
+        """The whole prompt the clone answers `text` with: system, history, the new message."""
+        user: ChatMessage = {"role": USER, "content": text.strip() or OPENER}
+        return self.engine.prompts.build(ChatContext(self.partner), [*self.history, user])
 
     def reply(self, text: str, settings: GenerationSettings) -> Iterator[str]:
         """Stream the clone's reply to `text`; empty text lets the clone open the conversation
         (the dataset's OPENER marker). The exchange joins the history once the reply is complete,
         so an interrupted reply leaves no trace."""
-        user = {"role": "user", "content": text.strip() or OPENER}
-        system = {"role": "system", "content": self.engine.target.system}
+        prompt = self.prompt_for(text)
         pieces: list[str] = []
-        for piece in self.engine.generator.stream([system, *self.history, user], settings):
+        for piece in self.engine.generator.stream(prompt, settings):
             pieces.append(piece)
             yield piece
         reply = "\n".join(split_bubbles("".join(pieces)))
-        self.history += [user, {"role": "assistant", "content": reply}]
+        self.history += [prompt[-1], {"role": ASSISTANT, "content": reply}]
 
 
 class BubbleStream:
@@ -239,17 +242,3 @@ def split_bubbles(text: str) -> list[str]:
     stream = BubbleStream()
     stream.feed(text)
     return stream.result()
-
-
-def fit_messages(
-    messages: list[Message], count: Callable[[list[Message]], int], budget: int
-) -> list[Message]:
-    """Drop the oldest exchanges (never the system prompt, never the last message) until the
-    prompt's token `count` is within `budget`; the kept part still starts with a user message."""
-    head = messages[:1] if messages and messages[0]["role"] == "system" else []
-    rest = messages[len(head) :]
-    while len(rest) > 1 and count(head + rest) > budget:
-        rest = rest[1:]
-        while len(rest) > 1 and rest[0]["role"] != "user":
-            rest = rest[1:]
-    return head + rest

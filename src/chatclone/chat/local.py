@@ -1,15 +1,26 @@
 """A local run in a chat: its LoRA adapter on its base model (transformers + peft), generating in a
-thread and streaming decoded text; CUDA when there is a GPU."""
+thread and streaming decoded text; CUDA when there is a GPU.
+
+One model serves one reply at a time: a lock queues concurrent callers (the HTTP server), and a
+seed applies to that reply only (the global random state is saved and restored around it).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatclone.chat.engine import CONTEXT_TOKENS, GenerationSettings, Message, fit_messages
+from chatclone.chat.generation import (
+    DEFAULT_CONTEXT_TOKENS,
+    GenerationSettings,
+    GeneratorSpec,
+    fit_messages,
+)
 from chatclone.errors import ChatcloneError
+from chatclone.models import context_length
+from chatclone.prompt import ChatMessage
 from chatclone.train import runs
 
 IM_END = "<|im_end|>"
@@ -18,15 +29,26 @@ IM_END = "<|im_end|>"
 class LocalGenerator:
     """A run's adapter on its base model, generating in a thread and streaming decoded text."""
 
-    def __init__(self, model: Any, tokenizer: Any, context_tokens: int = CONTEXT_TOKENS) -> None:
+    def __init__(
+        self, model: Any, tokenizer: Any, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.context_tokens = context_tokens
         self.device = next(model.parameters()).device
         self.stop_ids = _stop_ids(tokenizer)
+        self._busy = threading.Lock()
 
     @classmethod
-    def load(cls, run_dir: Path, base: str) -> LocalGenerator:
+    def from_spec(cls, spec: GeneratorSpec) -> LocalGenerator:
+        if spec.run_dir is None:
+            raise ChatcloneError("a local chat needs a run folder (`chatclone train` makes one)")
+        return cls.load(spec.run_dir, spec.model, spec.context_tokens)
+
+    @classmethod
+    def load(
+        cls, run_dir: Path, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    ) -> LocalGenerator:
         import torch
 
         # float32: transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU.
@@ -34,38 +56,44 @@ class LocalGenerator:
         if torch.cuda.is_available():
             model = model.to("cuda")
         model.eval()
-        return cls(model, runs.load_run_tokenizer(run_dir, base))
+        return cls(model, runs.load_run_tokenizer(run_dir, base), context_tokens)
 
-    def stream(self, messages: list[Message], settings: GenerationSettings) -> Iterator[str]:
-        import torch
+    def stream(
+        self, messages: Sequence[ChatMessage], settings: GenerationSettings
+    ) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         ids = self._prompt_ids(messages, settings.max_new_tokens)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         stop = threading.Event()
         kwargs = self._generate_kwargs(ids, settings, streamer, stop)
-        if settings.seed is not None:
-            torch.manual_seed(settings.seed)
         failure: list[BaseException] = []
-        thread = threading.Thread(target=self._generate, args=(kwargs, streamer, failure))
-        thread.start()
-        try:
-            for text in streamer:
-                if text:
-                    yield text
-        finally:
-            stop.set()  # the reader went away (Ctrl-C, a closed page): stop generating too
-            thread.join()
+        thread = threading.Thread(
+            target=self._generate, args=(kwargs, settings.seed, streamer, failure)
+        )
+        with self._busy:  # one reply at a time; the next caller waits here
+            thread.start()
+            try:
+                for text in streamer:
+                    if text:
+                        yield text
+            finally:
+                stop.set()  # the reader went away (Ctrl-C, a closed page): stop generating too
+                thread.join()
         if failure:
             raise ChatcloneError(f"generation failed: {failure[0]}") from failure[0]
 
     def _generate(
-        self, kwargs: dict[str, Any], streamer: Any, failure: list[BaseException]
+        self, kwargs: dict[str, Any], seed: int | None, streamer: Any, failure: list[BaseException]
     ) -> None:
         import torch
 
+        devices = [self.device] if self.device.type == "cuda" else []
         try:
-            with torch.inference_mode():
+            # The seed is this reply's: the process-wide random state is restored afterwards.
+            with torch.random.fork_rng(devices=devices), torch.inference_mode():
+                if seed is not None:
+                    torch.manual_seed(seed)
                 self.model.generate(**kwargs)
         except Exception as e:  # reported by stream(); the streamer must end or its reader hangs
             failure.append(e)
@@ -92,8 +120,8 @@ class LocalGenerator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
-    def _prompt_ids(self, messages: list[Message], max_new_tokens: int) -> Any:
-        window = self._window()
+    def _prompt_ids(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> Any:
+        window = context_length(self.model, self.tokenizer)
         if max_new_tokens >= window:
             raise ChatcloneError(
                 f"--max-new-tokens {max_new_tokens} leaves no room for the conversation in this "
@@ -111,22 +139,14 @@ class LocalGenerator:
 
         return torch.tensor([ids], device=self.device)
 
-    def _encode(self, messages: list[Message]) -> list[int]:
+    def _encode(self, messages: Sequence[ChatMessage]) -> list[int]:
         try:
             encoded = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_dict=True
+                list(messages), add_generation_prompt=True, return_dict=True
             )
         except ValueError as e:  # no chat template
             raise ChatcloneError(f"the run's tokenizer cannot format a chat ({e})") from e
         return list(encoded["input_ids"])
-
-    def _window(self) -> int:
-        """The model's context length (tokenizers often say 10**30 for "unknown")."""
-        window = getattr(self.model.config, "max_position_embeddings", None)
-        if not isinstance(window, int):
-            limit = self.tokenizer.model_max_length
-            window = limit if isinstance(limit, int) and limit < 1_000_000 else 2048
-        return window
 
 
 class _StopWhenSet:

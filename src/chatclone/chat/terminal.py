@@ -16,14 +16,8 @@ from dataclasses import dataclass
 from rich.markup import escape
 
 from chatclone import render
-from chatclone.chat.engine import (
-    DEFAULT_PARTNER,
-    BubbleStream,
-    Conversation,
-    Engine,
-    GenerationSettings,
-    open_engine,
-)
+from chatclone.chat.engine import DEFAULT_PARTNER, BubbleStream, Conversation, Engine, open_engine
+from chatclone.chat.generation import GenerationSettings
 from chatclone.errors import ChatcloneError
 from chatclone.workspace import Workspace
 
@@ -62,40 +56,44 @@ def run_chat(
     if options.as_json and options.once is None:
         raise ChatcloneError("--json goes with --once TEXT (the interactive chat is for people)")
     if engine is None:
-        engine = open_engine(ws, options.run, options.model, options.partner, _loading)
+        engine = open_engine(ws, options.run, options.model, _loading)
+    conversation = Conversation(engine, options.partner)
     if options.once is not None:
-        reply_once(engine, options.once, settings, options.as_json)
+        reply_once(conversation, options.once, settings, options.as_json)
     else:
-        chat_loop(engine, settings, read or _read_line)
+        chat_loop(conversation, settings, read or _read_line)
 
 
 def _loading(message: str) -> None:
     render.err.print(f"[dim]{message}[/]")
 
 
-def reply_once(engine: Engine, text: str, settings: GenerationSettings, as_json: bool) -> None:
+def reply_once(
+    conversation: Conversation, text: str, settings: GenerationSettings, as_json: bool
+) -> None:
     bubbles = BubbleStream()
-    for piece in Conversation(engine).reply(text, settings):
+    for piece in conversation.reply(text, settings):
         bubbles.feed(piece)
     result = bubbles.result()
     if as_json:
         data = {
             "reply": "\n".join(result),
             "bubbles": result,
-            "run": engine.target.run,
-            "model": engine.target.model,
+            "run": conversation.engine.target.run,
+            "model": conversation.engine.target.model,
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:
         sys.stdout.write("".join(f"{b}\n" for b in result))
 
 
-def chat_loop(engine: Engine, settings: GenerationSettings, read: Callable[[str], str]) -> None:
+def chat_loop(
+    conversation: Conversation, settings: GenerationSettings, read: Callable[[str], str]
+) -> None:
     """Read a line, stream the reply, until /exit, end of input or Ctrl-C at the prompt."""
-    target = engine.target
+    target = conversation.engine.target
     render.out.print(f"Chatting with [bold]{escape(target.me)}[/]: {escape(target.describe())}")
     render.out.print(f"[dim]{escape(HELP.format(me=target.me))}[/]")
-    conversation = Conversation(engine)
     while True:
         try:
             line = read("You › ").strip()
