@@ -199,3 +199,33 @@ def test_clear_errors(built: Path, tmp_path: Path) -> None:
         configure(ws, qlora=True)
         cuda = cli("train", "-w", ws, "--max-steps", "1")
         assert cuda.code != 0 and "need a CUDA GPU" in cuda.err
+
+
+def test_a_dataset_sized_for_another_model_is_measured_again(built: Path, tmp_path: Path) -> None:
+    """Windows measured in one tokenizer's tokens are checked with the training base's: refused
+    when they no longer fit, never silently cut; a note when they do."""
+    from tiny import tiny_model_dir
+
+    tiny = str(tiny_model_dir(tmp_path / "tiny"))
+    ws = tmp_path / "ws"
+    shutil.copytree(built, ws, ignore=shutil.ignore_patterns("runs"))
+    report_path = ws / "datasets" / "sample" / "report.json"
+    report = json.loads(report_path.read_text("utf-8"))
+    report["settings"].update(model="another/model", max_context_tokens=100)
+    report_path.write_text(json.dumps(report), "utf-8")
+    refused = cli("train", "-w", ws, "--base", tiny, "--max-steps", "1", "--name", "r1")
+    assert refused.code != 0 and "at most 100 tokens of another/model's tokenizer" in refused.err
+    assert f'model = "{tiny}"' in refused.err and "Traceback" not in refused.err
+    report["settings"]["max_context_tokens"] = 1024
+    report_path.write_text(json.dumps(report), "utf-8")
+    fits = cli("train", "-w", ws, "--base", tiny, "--max-steps", "1", "--name", "r2")
+    assert fits.code == 0, fits.err
+    assert "measured again with" in fits.err and "every sample fits in 1024 tokens" in fits.err
+    record = json.loads((ws / "runs" / "r2" / "run.json").read_text("utf-8"))
+    assert record["context_tokens"] == 1024 and record["me"] == "Sam Rivera"
+
+
+def test_a_run_name_is_one_folder_name(built: Path) -> None:
+    for name in ("../x", "my run", ""):
+        run = cli("train", "-w", built, "--name", name, "--max-steps", "1")
+        assert run.code != 0 and f"'{name}' is not a usable run name" in run.err

@@ -11,8 +11,18 @@ from typing import Annotated, Any
 
 import typer
 
-from chatclone import __version__
+from chatclone import __version__, render
+from chatclone.chat.terminal import ChatOptions, run_chat
+from chatclone.config import DatasetSettings, TrainSettings, help_for
+from chatclone.dataset.build import BuildOptions, build_dataset
+from chatclone.demo import run_demo
 from chatclone.errors import ChatcloneError
+from chatclone.ingest import ingest as run_ingest
+from chatclone.me import set_me, show_me
+from chatclone.stats import collect_stats
+from chatclone.train import backend_for
+from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
+from chatclone.train.export import export_merged
 from chatclone.workspace import ENV_VAR, Workspace
 
 app = typer.Typer(
@@ -38,6 +48,13 @@ WorkspaceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+
+
+def _setting(section: type[Any], name: str) -> str:
+    """A flag's help: the help text of the setting it overrides (one source), and where that
+    setting lives."""
+    table = {DatasetSettings: "dataset", TrainSettings: "train"}[section]
+    return f"{help_for(section, name)} Default: [{table}] {name} in chatclone.toml."
 
 
 def _emit_json(data: Any) -> None:
@@ -81,8 +98,6 @@ def ingest(
 ) -> None:
     """Read chat exports into the workspace's store. Ingesting the same export twice adds nothing;
     overlapping exports of one chat merge. Any unreadable file stores nothing at all."""
-    from chatclone import render
-    from chatclone.ingest import ingest as run_ingest
 
     ws = Workspace.resolve(workspace)
     with render.ProgressBars(enabled=not as_json) as bars:
@@ -96,8 +111,6 @@ def ingest(
 @app.command()
 def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """What the store holds: messages, chats, senders, and who "me" is and how that was decided."""
-    from chatclone import render
-    from chatclone.stats import collect_stats
 
     ws = Workspace.resolve(workspace)
     with ws.open_store() as store:
@@ -119,7 +132,6 @@ def messages(
 ) -> None:
     """Every stored message in time order. With `--json`, one JSON object per line (keys `chat`,
     `ts`, `sender`, `kind`, `text`, and more)."""
-    from chatclone import render
 
     ws = Workspace.resolve(workspace)
     with ws.open_store() as store:
@@ -147,8 +159,6 @@ def me(
     as_json: JsonOpt = False,
 ) -> None:
     """Show or set who is being cloned. Without NAME it shows who "me" is and how that was decided."""
-    from chatclone import render
-    from chatclone.me import set_me, show_me
 
     ws = Workspace.resolve(workspace)
     if name is not None or alias or unset:
@@ -173,9 +183,7 @@ def build(
     session_gap: Annotated[
         str | None,
         typer.Option(
-            "--session-gap",
-            help="Start a new conversation after this much silence (90m, 3h, 1d). Default: settings, 3h.",
-            show_default=False,
+            "--session-gap", help=_setting(DatasetSettings, "session_gap"), show_default=False
         ),
     ] = None,
     fmt: Annotated[
@@ -190,7 +198,7 @@ def build(
         bool | None,
         typer.Option(
             "--pseudonymize-names/--keep-names",
-            help="Replace other people's names with consistent pseudonyms.",
+            help=_setting(DatasetSettings, "pseudonymize_names"),
             show_default=False,
         ),
     ] = None,
@@ -198,7 +206,7 @@ def build(
         bool | None,
         typer.Option(
             "--low-info-filter/--no-low-info-filter",
-            help="Score replies with the offline embedding model; low-information ones stay as context only.",
+            help=_setting(DatasetSettings, "low_info_filter"),
             show_default=False,
         ),
     ] = None,
@@ -218,8 +226,6 @@ def build(
 ) -> None:
     """Build a fine-tuning dataset from the stored chats into datasets/NAME/: conversations split at
     long silences, you as the assistant, private data pseudonymised, every drop counted by reason."""
-    from chatclone import render
-    from chatclone.dataset.build import BuildOptions, build_dataset
 
     overrides = {k: v for k, v in (("session_gap", session_gap), ("pseudonymize_names", pseudonymize_names),
                                    ("low_info_filter", low_info_filter)) if v is not None}  # fmt: skip
@@ -228,7 +234,7 @@ def build(
         options.progress = steps.step
         report = build_dataset(Workspace.resolve(workspace), options)
     if as_json:
-        _emit_json(report)
+        _emit_json(report.to_json())
     else:
         render.build_report(report)
     if preview:
@@ -239,12 +245,7 @@ def build(
 def train(
     backend: Annotated[
         str | None,
-        typer.Option(
-            "--backend",
-            help="local: LoRA on this machine (nothing leaves it). openai: OpenAI's fine-tuning API "
-            "(uploads the dataset; needs OPENAI_API_KEY). Default: settings, local.",
-            show_default=False,
-        ),
+        typer.Option("--backend", help=_setting(TrainSettings, "backend"), show_default=False),
     ] = None,
     dataset: Annotated[
         str | None,
@@ -264,39 +265,34 @@ def train(
         str | None,
         typer.Option(
             "--base",
-            help="Base model. local: 'default' (packaged SmolLM2-135M, offline), a Hugging Face id or a "
-            "folder; openai: a fine-tunable model name. Default: settings.",
+            help=f"{_setting(TrainSettings, 'base')} With --backend openai: "
+            f"{_setting(TrainSettings, 'openai_model')[len('OpenAI backend: ') :]}",
             show_default=False,
         ),
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option("--epochs", help="Passes over the training set.", show_default=False),
+        typer.Option("--epochs", help=_setting(TrainSettings, "epochs"), show_default=False),
     ] = None,
     max_steps: Annotated[
         int | None,
-        typer.Option(
-            "--max-steps", help="local: stop after this many optimizer steps.", show_default=False
-        ),
+        typer.Option("--max-steps", help=_setting(TrainSettings, "max_steps"), show_default=False),
     ] = None,
     learning_rate: Annotated[
-        float | None, typer.Option("--lr", help="local: peak learning rate.", show_default=False)
+        float | None,
+        typer.Option("--lr", help=_setting(TrainSettings, "learning_rate"), show_default=False),
     ] = None,
     resume: Annotated[
         str | None,
         typer.Option(
             "--resume",
-            help="local: continue run NAME from its latest checkpoint.",
+            help="Local backend: continue run NAME from its latest checkpoint.",
             show_default=False,
         ),
     ] = None,
     suffix: Annotated[
         str | None,
-        typer.Option(
-            "--suffix",
-            help="openai: text added to the fine-tuned model's name.",
-            show_default=False,
-        ),
+        typer.Option("--suffix", help=_setting(TrainSettings, "suffix"), show_default=False),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="openai: start without asking to confirm the cost.")
@@ -332,61 +328,24 @@ def train(
 ) -> None:
     """Fine-tune a model on a dataset into runs/NAME/: locally with LoRA (CPU or GPU), or through
     OpenAI's fine-tuning API (cost estimated and confirmed first)."""
-    from dataclasses import replace
-
-    from chatclone import render
-    from chatclone.train.base import TrainRequest, backend_for
 
     ws = Workspace.resolve(workspace)
-    settings = ws.settings().train
-    if backend is None and (follow or cancel):
-        backend = "openai"  # only OpenAI jobs can be followed or cancelled
-    _check_train_flags(
-        backend or settings.backend, resume, max_steps=max_steps, lr=learning_rate, epochs=epochs,
-        base=base, dataset=dataset, name=name,
-    )  # fmt: skip
-    flags = {
-        "backend": backend,
-        "epochs": epochs,
-        "max_steps": max_steps,
-        "learning_rate": learning_rate,
-        "suffix": suffix,
-    }
-    overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
-    if base is not None:
-        overrides["openai_model" if (backend or settings.backend) == "openai" else "base"] = base
-    settings = replace(settings, **overrides)
-    request = TrainRequest(
-        settings,
-        dataset,
-        name,
-        resume,
-        yes,
-        dry_run,
-        follow,
-        cancel,
-        price,
+    flags = TrainFlags(backend, base, epochs, max_steps, learning_rate, suffix)
+    given = TrainRequest(
+        ws.settings().train, dataset, name, resume, yes, dry_run, follow, cancel, price,
         interactive=not as_json,
-    )
-    result = backend_for(settings.backend).train(ws, request)
+        display=QuietDisplay if as_json else render.TrainBar,
+        notify=(lambda _: None) if as_json else render.dim,
+        job_reporter=render.OpenAIJobDisplay(enabled=not as_json),
+    )  # fmt: skip
+    request = resolve_request(given.settings, flags, given)
+    result = backend_for(request.settings.backend).train(ws, request)
     if not result:  # a second GPU process under `accelerate launch`: the first one reports
         return
     if as_json:
         _emit_json(result)
     else:
         render.train_result(result)
-
-
-def _check_train_flags(backend: str, resume: str | None, **given: object) -> None:
-    """Flags that would be silently ignored are refused instead."""
-    local_only = [f"--{k.replace('_', '-')}" for k in ("max_steps", "lr") if given[k] is not None]
-    if backend == "openai" and (local_only or resume):
-        raise ChatcloneError(f"{', '.join(local_only) or '--resume'} only apply to --backend local")
-    if resume and any(v is not None for v in given.values()):
-        raise ChatcloneError(
-            "--resume continues a run with its own settings: drop --max-steps, --lr, --epochs, "
-            "--base, --dataset and --name"
-        )
 
 
 @app.command()
@@ -413,8 +372,6 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a local run's model (`--merged`: adapter merged into the base weights)."""
-    from chatclone import render
-    from chatclone.train.export import export_merged
 
     if not merged:
         raise ChatcloneError("say what to export: --merged (the only kind so far)")
@@ -473,7 +430,6 @@ def chat(
     as_json: JsonOpt = False,
 ) -> None:
     """Chat with your clone in the terminal (streamed; /reset starts over, /exit quits)."""
-    from chatclone.chat.terminal import ChatOptions, run_chat
 
     options = ChatOptions(run, model, once, partner, max_new_tokens, temperature, seed, as_json)
     run_chat(Workspace.resolve(workspace), options)
@@ -492,7 +448,6 @@ def demo(
     """Run the whole path on the bundled sample (three synthetic chats of "Sam Rivera") with the
     default model on this machine: ingest, stats, build a dataset, a few minutes of LoRA training
     on CPU, and a short scripted chat with the clone."""
-    from chatclone.demo import run_demo
 
     run_demo(Workspace.resolve(workspace), train_steps)
 

@@ -10,10 +10,19 @@ from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chatclone.workspace import Workspace
+from chatclone import render
+from chatclone.chat.engine import Conversation, open_engine
+from chatclone.chat.generation import GenerationSettings
+from chatclone.chat.terminal import chat_loop
+from chatclone.dataset.build import BuildOptions, build_dataset
+from chatclone.dataset.report import BuildReport
+from chatclone.ingest import ingest
+from chatclone.stats import collect_stats
+from chatclone.train.base import TrainRequest
+from chatclone.train.local import LocalBackend
+from chatclone.workspace import PERSONA_FILE, Workspace
 
 # A learning rate well above the everyday default: the demo has minutes, not hours, to show change.
 DEMO_TRAIN: dict[str, Any] = {"learning_rate": 1e-3, "eval_every": 4, "save_every": 8}
@@ -38,23 +47,20 @@ def sample_exports() -> list[Path]:
 
 def prepare_demo(root: Path) -> None:
     """Give the demo workspace Sam's persona (unless the user already edited one there)."""
-    from chatclone.dataset.persona import PERSONA_FILE
-
     target = root / PERSONA_FILE
     if not target.exists():
         target.write_text((sample_dir() / PERSONA_FILE).read_text("utf-8"), "utf-8")
 
 
 def run_demo(ws: Workspace, train_steps: int) -> None:
-    from chatclone import render
 
     report = _ingest_and_build(ws)
     if train_steps <= 0:
         render.out.print(
-            f"\nNext: {report['path']}/train.jsonl is ready; `chatclone train -w {ws.root}` trains on it."
+            f"\nNext: {report.path}/train.jsonl is ready; `chatclone train -w {ws.root}` trains on it."
         )
         return
-    result = _train(ws, report["name"], train_steps)
+    result = _train(ws, report.name, train_steps)
     _chat(ws, result["run"])
     render.out.print(
         f"\n[bold]Next[/]\n"
@@ -66,11 +72,7 @@ def run_demo(ws: Workspace, train_steps: int) -> None:
     )
 
 
-def _ingest_and_build(ws: Workspace) -> dict[str, Any]:
-    from chatclone import render
-    from chatclone.dataset.build import BuildOptions, build_dataset
-    from chatclone.ingest import ingest
-    from chatclone.stats import collect_stats
+def _ingest_and_build(ws: Workspace) -> BuildReport:
 
     exports = sample_exports()
     render.out.print(f"[bold]1. Ingest[/] the bundled sample: {', '.join(p.name for p in exports)}")
@@ -91,35 +93,30 @@ def _ingest_and_build(ws: Workspace) -> dict[str, Any]:
 
 
 def _train(ws: Workspace, dataset: str, steps: int) -> dict[str, Any]:
-    from chatclone import render
-    from chatclone.train.base import TrainRequest
-    from chatclone.train.local import LocalBackend
 
     render.out.print(
         f"\n[bold]4. Fine-tune[/] SmolLM2-135M-Instruct with LoRA on this machine, {steps} steps "
         f"(`chatclone train --max-steps {steps} --lr 1e-3`)"
     )
     settings = replace(ws.settings().train, backend="local", max_steps=steps, **DEMO_TRAIN)
-    result = LocalBackend().train(ws, TrainRequest(settings, dataset=dataset))
+    request = TrainRequest(settings, dataset=dataset, display=render.TrainBar, notify=render.dim)
+    result = LocalBackend().train(ws, request)
     render.train_result({k: v for k, v in result.items() if k != "next"})
     return result
 
 
 def _chat(ws: Workspace, run: str) -> None:
-    from chatclone import render
-    from chatclone.chat.engine import GenerationSettings, open_engine
-    from chatclone.chat.terminal import chat_loop
 
     render.out.print(f"\n[bold]5. A short chat with the clone[/] (`chatclone chat --run {run}`)")
-    engine = open_engine(ws, run, notify=lambda m: render.err.print(f"[dim]{m}[/]"))
-    chat_loop(engine, GenerationSettings(max_new_tokens=60, temperature=0.7, seed=7), _scripted())
+    engine = open_engine(ws, run, notify=render.dim)
+    settings = GenerationSettings(max_new_tokens=60, temperature=0.7, seed=7)
+    chat_loop(Conversation(engine), settings, _scripted())
 
 
 def _scripted() -> Any:
     lines: Iterator[str] = iter(SCRIPT)
 
     def read(prompt: str) -> str:
-        from chatclone import render
 
         line = next(lines, None)
         if line is None:

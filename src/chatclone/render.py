@@ -7,24 +7,32 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
 
+from chatclone.dataset.report import TRAIN_FILE, BuildReport
+from chatclone.dataset.tokens import render_for_model
 from chatclone.me import MeDecision
 from chatclone.messages import Kind, Message
+from chatclone.openai.report import JobEvent, event_line
 from chatclone.workspace import Workspace
 
 if TYPE_CHECKING:  # the ingest stage (and its parsers) only for the type: stats needs neither
@@ -97,6 +105,43 @@ class Steps:
     def step(self, name: str) -> None:
         if self.status is not None:
             self.status.update(f"{name}…")
+
+
+class TrainBar(LiveProgress):
+    """A local run's steps: a bar with step, loss, tokens per second and ETA on stderr in a
+    terminal; elsewhere (logs, CI) one plain line per validation. A `train.base.TrainDisplay`."""
+
+    def __init__(self, total: int, done: int) -> None:
+        self.live = err.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[speed]} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not self.live,
+        )
+        self.task = self.progress.add_task(
+            "train", total=total, completed=done, loss="—", speed="—"
+        )
+
+    def update(self, step: int, loss: float, tokens_per_s: float) -> None:
+        self.progress.update(
+            self.task, completed=step, loss=f"{loss:.3f}", speed=f"{tokens_per_s:,.0f}"
+        )
+
+    def note(self, text: str) -> None:
+        """A line above the bar (or on its own without one)."""
+        (self.progress.console if self.live else err).print(text)
+
+
+def dim(text: str) -> None:
+    """A quiet line on stderr: what is loading, what happens next."""
+    err.print(f"[dim]{escape(text)}[/]", markup=True, highlight=False, soft_wrap=True)
 
 
 def warn(text: str) -> None:
@@ -207,17 +252,17 @@ def _message_text(m: Message) -> str:
     return f"{m.ts}  [{m.chat}] {who}{body}".replace("\n", "\n    ")
 
 
-def build_report(report: dict[str, Any]) -> None:
-    samples, tok = report["samples"], report["tokens"]
-    out.print(f"[bold]Dataset[/] {report['path']}")
+def build_report(report: BuildReport) -> None:
+    samples, tok = report.samples, report.tokens
+    out.print(f"[bold]Dataset[/] {report.path}")
     out.print(
         f"{samples['train']} training and {samples['valid']} validation samples from "
-        f"{report['sessions_kept']} of {report['sessions']} conversations ({report['turns']} turns); "
-        f"me: {report['me']}"
+        f"{report.sessions_kept} of {report.sessions} conversations ({report.turns} turns); "
+        f"me: {report.me}"
     )
-    exact = "" if tok["exact"] else f" [yellow](approximate: {tok['note']})[/]"
-    out.print(f"Tokens ({tok['counter']}): train {tok['train']}, valid {tok['valid']}{exact}")
-    cost = report["cost"]
+    exact = "" if tok.exact else f" [yellow](approximate: {tok.note})[/]"
+    out.print(f"Tokens ({tok.counter}): train {tok.train}, valid {tok.valid}{exact}")
+    cost = report.cost
     if cost.get("usd") is not None:
         dated = f", prices as of {cost['prices_as_of']}" if cost.get("prices_as_of") else ""
         out.print(
@@ -229,14 +274,14 @@ def build_report(report: dict[str, Any]) -> None:
     table = Table(title="Left out, by reason", title_justify="left")
     table.add_column("Reason")
     table.add_column("Count", justify="right")
-    for reason, n in report["drops"].items():
+    for reason, n in report.drops.items():
         table.add_row(reason.replace("_", " "), str(n))
     out.print(table)
-    if report["pii"]:
-        out.print("Pseudonymised: " + ", ".join(f"{k} {n}" for k, n in report["pii"].items()))
+    if report.pii:
+        out.print("Pseudonymised: " + ", ".join(f"{k} {n}" for k, n in report.pii.items()))
     for label, key in (("Sample length (tokens)", "tokens"), ("Messages per sample", "turns")):
-        _histogram(label, report["lengths"][key])
-    for problem in report["validation"]["openai"]:
+        _histogram(label, report.lengths.get(key, []))
+    for problem in report.validation.get("openai", []):
         warn(f"OpenAI format: {problem}")
 
 
@@ -250,18 +295,16 @@ def _histogram(label: str, bins: list[dict[str, int]]) -> None:
         out.print(f"  {b['from']:>6}–{b['to']:<6} {bar} {b['count']}")
 
 
-def preview(report: dict[str, Any], n: int, to_stderr: bool = False) -> None:
+def preview(report: BuildReport, n: int, to_stderr: bool = False) -> None:
     """The first N training samples, rendered the way the training model will see them (on
     stderr when stdout carries JSON)."""
-    from chatclone.dataset.tokens import render_for_model
-
     console = err if to_stderr else out
-    path = Path(report["path"]) / "train.jsonl"
+    path = Path(report.path) / TRAIN_FILE
     with path.open(encoding="utf-8") as f:
         for i, line in zip(range(n), f, strict=False):
             messages = json.loads(line)["messages"]
             console.rule(f"sample {i + 1}")
-            console.print(render_for_model(messages, report["settings"]["model"]), markup=False)
+            console.print(render_for_model(messages, report.model), markup=False)
 
 
 def train_result(result: dict[str, Any]) -> None:
@@ -276,3 +319,46 @@ def train_result(result: dict[str, Any]) -> None:
     out.print(table)
     if result.get("next"):
         out.print(f"\nNext: {result['next']}")
+
+
+class OpenAIJobDisplay(LiveProgress):
+    """An OpenAI fine-tuning job's lines and events on stderr (a `JobReporter`). On a terminal, a
+    progress bar follows the steps and the training loss from the metrics events, and only the
+    other events are printed as lines; elsewhere (a pipe, `--json`) every event is a line, as a log."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[loss]}"),
+            console=err,
+            transient=True,
+            disable=not self.enabled,
+        )
+        self.task: TaskID | None = None
+
+    def say(self, text: str) -> None:
+        """A plain line, never wrapped: ids and commands in it stay copyable."""
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    @contextmanager
+    def following(self) -> Iterator[Callable[[JobEvent], None]]:
+        with self:
+            yield self.show
+
+    def show(self, event: JobEvent) -> None:
+        data = event.data if isinstance(event.data, dict) else {}
+        if self.enabled and event.type == "metrics" and "step" in data:
+            self._advance(data)
+            return
+        self.say(event_line(event))
+
+    def _advance(self, data: dict[str, Any]) -> None:
+        loss = data.get("train_loss")
+        text = f"loss {loss:.3f}" if isinstance(loss, int | float) else ""
+        total = data.get("total_steps")
+        if self.task is None:
+            self.task = self.progress.add_task("training", total=total, loss=text)
+        self.progress.update(self.task, completed=data["step"], total=total, loss=text)

@@ -36,24 +36,21 @@ class LocalBackend:
         run_dir, record, settings = opened
         hardware.check_settings(hw, settings)
         dataset_dir = ws.datasets_dir / record.dataset
-        trainer = Trainer(run_dir, record, settings, dataset_dir, hw, request.interactive)
+        trainer = Trainer(
+            run_dir, record, settings, dataset_dir, hw, request.display, request.notify
+        )
         with guard.run_lock(run_dir) if hw.main else contextlib.nullcontext():
             return trainer.run()
 
 
 def _create(ws: Workspace, request: TrainRequest) -> tuple[Path, runs.RunRecord, TrainSettings]:
     settings = request.settings
-    _check(settings)
     dataset_dir = runs.find_dataset(ws, request.dataset)
-    name = runs.check_name(request.name) if request.name else runs.new_run_name(ws)
-    run_dir = runs.runs_root(ws) / name
+    name = runs.check_name(request.name) if request.name is not None else runs.new_run_name(ws)
+    run_dir = ws.runs_dir / name
     if run_dir.exists():
         raise ChatcloneError(f"{run_dir} already exists; choose another --name or --resume {name}")
-    me, source, persona = runs.dataset_identity(dataset_dir)
-    record = runs.RunRecord(
-        name, "local", settings.base, dataset_dir.name, runs.dataset_sha256(dataset_dir),
-        me, source, persona,
-    )  # fmt: skip
+    record = runs.new_record(name, "local", settings.base, dataset_dir)
     run_dir.mkdir(parents=True)
     runs.save_record(run_dir, record)
     config = {"run": name, "settings": asdict(settings), "dataset_path": str(dataset_dir)}
@@ -76,11 +73,3 @@ def _reopen(
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ChatcloneError(f"{run_dir / CONFIG}: cannot read the run's settings ({e})") from None
     return run_dir, record, settings
-
-
-def _check(settings: TrainSettings) -> None:
-    for field in ("epochs", "lora_r", "lora_alpha", "batch_tokens", "grad_accum"):
-        if getattr(settings, field) < 1:
-            raise ChatcloneError(f"train setting {field} must be at least 1")
-    if settings.max_steps < 0 or settings.learning_rate <= 0:
-        raise ChatcloneError("max_steps must be 0 or more and learning_rate above 0")

@@ -10,6 +10,7 @@ soft-capping) or a DistributedDataParallel wrapper gets the plain full forward i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chatclone.train.data import IGNORE, Batch
@@ -31,6 +32,20 @@ def assistant_loss_sum(model: Any, batch: Batch, device: str, selective: bool) -
     hidden = decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
     logits = head(hidden[:, :-1][keep])
     return F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+
+
+def validation_loss(model: Any, batches: Sequence[Batch], device: str) -> float:
+    """Mean loss per assistant token over `batches`, without gradients and in eval mode (the
+    model is left in eval mode): a trained model's validation loss, for the trainer and eval."""
+    import torch
+
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for batch in batches:
+            total += float(assistant_loss_sum(model, batch, device, selective=True))
+    trained = sum(batch.trained for batch in batches)
+    return total / max(trained, 1)
 
 
 def _head_parts(model: Any) -> tuple[Any, Any] | None:

@@ -13,7 +13,9 @@ Every run folder has `run.json`, the record that `chatclone chat` and `chatclone
   (`ft:…`), for a local run `null` (the adapter is in `adapter/` beside run.json);
 - `me`, `source`, `persona`: whom the clone plays, on which messenger, and the persona text exactly
   as the dataset's system prompts have it (pseudonymised if the dataset was): a chat rebuilds the
-  training system prompt from them with `chatclone.dataset.persona.system_prompt`;
+  training system prompt from them (`RunRecord.identity`) with `chatclone.prompt.PromptBuilder`;
+- `context_tokens`: the dataset's `max_context_tokens`, the history a chat keeps (absent in runs
+  recorded before it was kept: the dataset's report, else 1024);
 - `extra`: backend-specific details (OpenAI: `job_id`, `training_file`, `validation_file`,
   `suffix`, `epochs`, `cost_usd`, `trained_tokens`, `error`; `started_elsewhere` for a job first
   recorded by `--follow`). An OpenAI run also keeps `events.jsonl`: the job's events, oldest first.
@@ -27,20 +29,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chatclone import models, workspace
+from chatclone.dataset.report import REPORT_FILE, TRAIN_FILE, VALID_FILE, BuildReport
 from chatclone.errors import ChatcloneError
+from chatclone.prompt import DEFAULT_SOURCE, Identity
 from chatclone.workspace import Workspace
 
-RUNS_DIR = "runs"
 RECORD = "run.json"
 ADAPTER_DIR = "adapter"
 TOKENIZER_DIR = "tokenizer"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass
@@ -54,21 +56,22 @@ class RunRecord:
     source: str
     persona: str = ""
     status: str = "running"
+    context_tokens: int | None = None
     created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.me, self.source or DEFAULT_SOURCE, self.persona)
+
 
 def runs_root(ws: Workspace) -> Path:
-    return ws.root / RUNS_DIR
+    return ws.runs_dir
 
 
 def check_name(name: str, what: str = "run") -> str:
-    if not _NAME.match(name):
-        raise ChatcloneError(
-            f"'{name}' is not a usable {what} name: use letters, digits, '.', '_' and '-'"
-        )
-    return name
+    return workspace.check_name(name, what)
 
 
 def new_run_name(ws: Workspace) -> str:
@@ -140,22 +143,20 @@ def find_dataset(ws: Workspace, name: str | None) -> Path:
     root = ws.datasets_dir
     if name:
         path = root / check_name(name, "dataset")
-        if not (path / "train.jsonl").is_file():
+        if not (path / TRAIN_FILE).is_file():
             raise ChatcloneError(
                 f"no dataset '{name}' in {root} (run `chatclone build --name {name}`)"
             )
         return path
-    built = [d for d in root.iterdir() if (d / "train.jsonl").is_file()] if root.is_dir() else []
+    built = [d for d in root.iterdir() if (d / TRAIN_FILE).is_file()] if root.is_dir() else []
     if not built:
         raise ChatcloneError(f"no dataset in {ws.root} yet: run `chatclone build` first")
-    return max(built, key=lambda d: ((d / "train.jsonl").stat().st_mtime, d.name))
+    return max(built, key=lambda d: ((d / TRAIN_FILE).stat().st_mtime, d.name))
 
 
 def load_adapter_model(run_dir: Path, base: str, dtype: Any) -> Any:
     """A local run's model: its base in `dtype` with the run's LoRA adapter on top (peft)."""
     from peft import PeftModel
-
-    from chatclone import models
 
     with models.quiet_loading():
         model = models.load_causal_lm(base, dtype=dtype)
@@ -164,8 +165,6 @@ def load_adapter_model(run_dir: Path, base: str, dtype: Any) -> Any:
 
 def load_run_tokenizer(run_dir: Path, base: str) -> Any:
     """The tokenizer saved with the run (its chat template is the one trained on), else the base's."""
-    from chatclone import models
-
     saved = run_dir / TOKENIZER_DIR
     if (saved / "tokenizer_config.json").is_file():
         return models.load_tokenizer(str(saved), reuse=False)
@@ -175,7 +174,7 @@ def load_run_tokenizer(run_dir: Path, base: str) -> Any:
 def dataset_sha256(dataset_dir: Path) -> str:
     """One hash over train.jsonl and valid.jsonl: the model card names exactly what was learnt."""
     digest = hashlib.sha256()
-    for part in ("train.jsonl", "valid.jsonl"):
+    for part in (TRAIN_FILE, VALID_FILE):
         path = dataset_dir / part
         digest.update(part.encode() + b"\0")
         if path.is_file():
@@ -185,16 +184,27 @@ def dataset_sha256(dataset_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def dataset_identity(dataset_dir: Path) -> tuple[str, str, str]:
-    """Whom the dataset clones, the messenger most of it comes from and the persona text of its
-    system prompts, from its report.json."""
-    try:
-        report = json.loads((dataset_dir / "report.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        report = {}
-    me = str(report.get("me") or "")
-    sources = report.get("sources") or {}
-    source = "whatsapp"
-    if isinstance(sources, dict) and sources:
-        source = max(sources, key=lambda s: sources[s])
-    return me, str(source), str(report.get("persona") or "")
+def dataset_report(dataset_dir: Path) -> BuildReport | None:
+    """The dataset's report.json, or None for a dataset built without one."""
+    if not (dataset_dir / REPORT_FILE).is_file():
+        return None
+    return BuildReport.load(dataset_dir)
+
+
+def new_record(name: str, backend: str, base: str, dataset_dir: Path, **more: Any) -> RunRecord:
+    """A run's first record: what it trains on, whom it clones and the history a chat keeps,
+    from the dataset's report."""
+    report = dataset_report(dataset_dir)
+    identity = report.identity if report else Identity("")
+    return RunRecord(
+        name=name,
+        backend=backend,
+        base=base,
+        dataset=dataset_dir.name,
+        dataset_sha256=dataset_sha256(dataset_dir),
+        me=identity.me,
+        source=identity.source,
+        persona=identity.persona,
+        context_tokens=report.context_tokens if report else None,
+        **more,
+    )

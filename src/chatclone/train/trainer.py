@@ -15,15 +15,16 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chatclone import models, render
+from chatclone import models
 from chatclone.config import TrainSettings
 from chatclone.errors import ChatcloneError, Interrupted
 from chatclone.train import artifacts, checkpoints, guard, hardware, runs
+from chatclone.train.base import DisplayFactory, QuietDisplay, TrainDisplay
 from chatclone.train.data import (
     Encoded,
     collate,
@@ -32,8 +33,7 @@ from chatclone.train.data import (
     length_grouped_batches,
     micro_batches,
 )
-from chatclone.train.loss import assistant_loss_sum
-from chatclone.train.progress import TrainProgress
+from chatclone.train.loss import assistant_loss_sum, validation_loss
 
 CONFIG = "config.json"
 
@@ -56,10 +56,14 @@ class Trainer:
         settings: TrainSettings,
         dataset_dir: Path,
         hw: hardware.Hardware,
-        interactive: bool,
+        display: DisplayFactory = QuietDisplay,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.run_dir, self.record, self.settings = run_dir, record, settings
-        self.dataset_dir, self.hw, self.interactive = dataset_dir, hw, interactive
+        self.dataset_dir, self.hw = dataset_dir, hw
+        # Only the first process shows anything when several GPUs train together.
+        self.display = display if hw.main else QuietDisplay
+        self.notify = notify if notify is not None and hw.main else (lambda _: None)
         self.last_eval_step = -1
 
     # --- setting up ---------------------------------------------------------------------
@@ -68,11 +72,10 @@ class Trainer:
         import torch
 
         torch.manual_seed(self.settings.seed)
-        if self.interactive and self.hw.main:
-            render.err.print(
-                f"[dim]Loading {self.settings.base} on {self.hw.device} "
-                "(the default model is converted once on first use, about 30 s)…[/]"
-            )
+        self.notify(
+            f"Loading {self.settings.base} on {self.hw.device} "
+            "(the default model is converted once on first use, about 30 s)…"
+        )
         self.tokenizer = models.load_tokenizer(self.settings.base)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
@@ -80,7 +83,7 @@ class Trainer:
             model = models.load_causal_lm(
                 self.settings.base, **hardware.model_kwargs(self.hw, self.settings)
             )
-        limit = int(getattr(model.config, "max_position_embeddings", 0) or 2048)
+        limit = models.context_length(model, self.tokenizer)
         self.train_set, skipped = self._encode("train.jsonl", limit)
         self.valid_set, _ = self._encode("valid.jsonl", limit, required=False)
         if not self.train_set:
@@ -88,6 +91,7 @@ class Trainer:
                 f"{self.dataset_dir / 'train.jsonl'}: no sample has a reply to learn from"
             )
         self.skipped = skipped
+        self._check_sizing()
         # The validation batches never change: collated once, shortest samples together.
         lengths = [len(s.ids) for s in self.valid_set]
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
@@ -109,6 +113,29 @@ class Trainer:
         )
         self.model, self.optimizer = hardware.wrap(self.model, optimizer, self.hw)
         self.selective = self.hw.accelerator is None
+
+    def _check_sizing(self) -> None:
+        """A dataset is cut into windows measured with its own model's tokenizer; trained on
+        another base, its samples are measured again with the base's, and refused (never
+        truncated) when they no longer fit."""
+        report = runs.dataset_report(self.dataset_dir)
+        if report is None or report.model == self.settings.base:
+            return
+        limit = report.context_tokens
+        lengths = [len(s.ids) for s in self.train_set + self.valid_set]
+        over = [n for n in lengths if n > limit]
+        name, sized, base = self.dataset_dir.name, report.model, self.settings.base
+        if over:
+            raise ChatcloneError(
+                f"dataset '{name}' was cut into samples of at most {limit} tokens of {sized}'s "
+                f"tokenizer, but {base}'s tokenizer makes {len(over)} of them longer (up to "
+                f'{max(over)}); rebuild it for this model: set `model = "{base}"` under '
+                "[dataset] in chatclone.toml and run `chatclone build`"
+            )
+        self.notify(
+            f"Dataset '{name}' was sized with {sized}'s tokenizer; measured again with {base}'s, "
+            f"every sample fits in {limit} tokens (longest {max(lengths, default=0)})."
+        )
 
     def _encode(self, file: str, limit: int, required: bool = True) -> tuple[list[Encoded], int]:
         path = self.dataset_dir / file
@@ -167,9 +194,7 @@ class Trainer:
 
     def _loop(self, progress: checkpoints.Progress) -> None:
         stream = self._stream(progress.micro_batches)
-        bar = TrainProgress(
-            self.total_steps, progress.step, enabled=self.interactive and self.hw.main
-        )
+        bar = self.display(self.total_steps, progress.step)
         last_saved = progress.step
         started = time.perf_counter() - progress.seconds
         with bar, guard.StopRequest(bar.note if self.hw.main else None) as stop:
@@ -247,17 +272,11 @@ class Trainer:
     def evaluate(self) -> float:
         """Mean loss per assistant token over the validation set (every process computes it on
         its own, outside DistributedDataParallel: no collective to get out of step)."""
-        import torch
-
         model = hardware.unwrap(self.model, self.hw)
-        model.eval()
-        total = 0.0
-        with torch.no_grad(), self.hw.autocast():
-            for batch in self.valid_batches:
-                total += float(assistant_loss_sum(model, batch, self.hw.device, selective=True))
+        with self.hw.autocast():
+            loss = validation_loss(model, self.valid_batches, self.hw.device)
         model.train()
-        trained = sum(batch.trained for batch in self.valid_batches)
-        return round(total / max(trained, 1), 5)
+        return round(loss, 5)
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -265,7 +284,7 @@ class Trainer:
     def _due(step: int, every: int) -> bool:
         return every > 0 and step % every == 0
 
-    def _log(self, progress: checkpoints.Progress, result: StepResult, bar: TrainProgress) -> None:
+    def _log(self, progress: checkpoints.Progress, result: StepResult, bar: TrainDisplay) -> None:
         seconds = max(progress.seconds, 1e-9)
         speed = round(progress.tokens / seconds, 1)
         row: dict[str, Any] = {
@@ -281,7 +300,7 @@ class Trainer:
             artifacts.append_metric(self.run_dir, row)
         bar.update(progress.step, result.loss, speed)
 
-    def _log_eval(self, step: int, bar: TrainProgress | None) -> None:
+    def _log_eval(self, step: int, bar: TrainDisplay | None) -> None:
         if not self.valid_set:
             return
         loss = self.evaluate()
