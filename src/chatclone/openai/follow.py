@@ -148,11 +148,9 @@ def job_summary(run_dir: Path, record: RunRecord, job: Any) -> dict[str, Any]:
 
 
 def check_new_run(ws: Workspace, name: str) -> Path:
-    run_dir = runs.runs_root(ws) / runs.check_name(name)
+    run_dir = ws.runs_dir / runs.check_name(name)
     if run_dir.exists():
-        raise ChatcloneError(
-            f"run '{name}' already exists in {runs.runs_root(ws)}: pick another --name"
-        )
+        raise ChatcloneError(f"run '{name}' already exists in {ws.runs_dir}: pick another --name")
     return run_dir
 
 

@@ -66,10 +66,6 @@ class RunRecord:
         return Identity(self.me, self.source or DEFAULT_SOURCE, self.persona)
 
 
-def runs_root(ws: Workspace) -> Path:
-    return ws.runs_dir
-
-
 def check_name(name: str, what: str = "run") -> str:
     return workspace.check_name(name, what)
 
@@ -78,7 +74,7 @@ def new_run_name(ws: Workspace) -> str:
     """A timestamp; a suffix keeps two runs started in the same second apart."""
     base = datetime.now().strftime("%Y%m%d-%H%M%S")
     name, n = base, 1
-    while (runs_root(ws) / name).exists():
+    while (ws.runs_dir / name).exists():
         n += 1
         name = f"{base}-{n}"
     return name
@@ -104,7 +100,7 @@ def load_record(run_dir: Path) -> RunRecord:
 
 def list_runs(ws: Workspace) -> list[tuple[Path, RunRecord]]:
     """Every run in the workspace, oldest first."""
-    root = runs_root(ws)
+    root = ws.runs_dir
     if not root.is_dir():
         return []
     runs = [(d, load_record(d)) for d in root.iterdir() if (d / RECORD).is_file()]
@@ -122,10 +118,10 @@ def find_run(ws: Workspace, name: str | None) -> tuple[Path, RunRecord]:
     """The named run, else the latest *local* run that has a model to chat with: an OpenAI run
     is used only when named, so nothing is sent to OpenAI unless the user asks for it."""
     if name:
-        run_dir = runs_root(ws) / check_name(name)
+        run_dir = ws.runs_dir / check_name(name)
         if not run_dir.is_dir():
             known = ", ".join(r.name for _, r in list_runs(ws)) or "none yet"
-            raise ChatcloneError(f"no run '{name}' in {runs_root(ws)} (runs: {known})")
+            raise ChatcloneError(f"no run '{name}' in {ws.runs_dir} (runs: {known})")
         return run_dir, load_record(run_dir)
     found = list_runs(ws)
     usable = [(d, r) for d, r in found if r.backend == "local" and is_usable(d, r)]
