@@ -36,13 +36,6 @@ class TokenTotals:
 
 
 @dataclass
-class Histogram:
-    """Equal-width bins: `{"from", "to", "count"}` each."""
-
-    bins: list[dict[str, int]] = field(default_factory=list)
-
-
-@dataclass
 class BuildReport:
     name: str
     path: str
@@ -54,7 +47,7 @@ class BuildReport:
     tokens: TokenTotals
     drops: dict[str, int]  # reason → count
     pii: dict[str, int]  # type → replacements made
-    lengths: dict[str, list[dict[str, int]]]  # "tokens", "turns" → histogram bins
+    lengths: dict[str, list[dict[str, int]]]  # "tokens", "turns" → bins {"from", "to", "count"}
     validation: dict[str, list[str]]  # format → problems
     cost: dict[str, Any]  # the OpenAI cost estimate (`CostEstimate` as JSON)
     me: str
@@ -80,8 +73,7 @@ class BuildReport:
         return self.settings.model
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        return data
+        return asdict(self)
 
     def save(self, folder: Path) -> None:
         text = json.dumps(self.to_json(), ensure_ascii=False, indent=2)
