@@ -86,8 +86,7 @@ def plan_job(ws: Workspace, request: TrainRequest) -> Plan:
         )
     if len(settings.suffix) > SUFFIX_LIMIT:
         raise ChatcloneError(f"the suffix '{settings.suffix}' is over {SUFFIX_LIMIT} characters")
-    if settings.epochs < 1:
-        raise ChatcloneError(f"epochs must be at least 1, not {settings.epochs}")
+    settings.check()
     dataset_dir = runs.find_dataset(ws, request.dataset)
     counter = counter_for(model)
     _validate(dataset_dir, counter, model)

@@ -120,8 +120,8 @@ class TrainFlags:
 def resolve_request(
     settings: TrainSettings, flags: TrainFlags, request: TrainRequest
 ) -> TrainRequest:
-    """The request with chatclone.toml's `[train]` overridden by the flags, checked once. Flags
-    that would be silently ignored are refused instead."""
+    """The request with chatclone.toml's `[train]` overridden by the flags. Flags that would be
+    silently ignored are refused instead."""
     backend = flags.backend or settings.backend
     if flags.backend is None and (request.follow or request.cancel):
         backend = "openai"  # only OpenAI jobs can be followed or cancelled
@@ -157,6 +157,5 @@ def resolve_request(
     }
     if flags.base is not None:
         overrides["openai_model" if backend == "openai" else "base"] = flags.base
-    resolved = replace(settings, backend=backend, **overrides)
-    resolved.check()
-    return replace(request, settings=resolved)
+    # The backends check the settings (`TrainSettings.check`) where they start a run or a job.
+    return replace(request, settings=replace(settings, backend=backend, **overrides))

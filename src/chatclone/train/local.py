@@ -45,6 +45,7 @@ class LocalBackend:
 
 def _create(ws: Workspace, request: TrainRequest) -> tuple[Path, runs.RunRecord, TrainSettings]:
     settings = request.settings
+    settings.check()
     dataset_dir = runs.find_dataset(ws, request.dataset)
     name = runs.check_name(request.name) if request.name is not None else runs.new_run_name(ws)
     run_dir = ws.runs_dir / name
