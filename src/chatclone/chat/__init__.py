@@ -8,6 +8,7 @@ would call. `generator_for(backend, spec)` makes one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from chatclone.chat.generation import Generator, GeneratorSpec
 from chatclone.errors import ChatcloneError
@@ -36,14 +37,9 @@ def generator_for(backend: str, spec: GeneratorSpec) -> Generator:
     return factory(spec)
 
 
-_loaded = False
-
-
+@cache
 def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+    """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
     from chatclone.chat.local import LocalGenerator
     from chatclone.chat.openai_chat import OpenAIGenerator
 

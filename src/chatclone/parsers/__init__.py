@@ -5,6 +5,8 @@ Built-in parsers register through the same `register()` that a plugin would call
 
 from __future__ import annotations
 
+from functools import cache
+
 from chatclone.parsers.base import Parser, ParseReport, Source
 
 _REGISTRY: list[Parser] = []
@@ -28,14 +30,9 @@ def find_parser(source: Source) -> Parser | None:
     return None
 
 
-_loaded = False
-
-
+@cache
 def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+    """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
     from chatclone.parsers.telegram import TelegramParser
     from chatclone.parsers.whatsapp import WhatsAppParser
 

@@ -8,6 +8,7 @@ every backend implements `base.Backend`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from chatclone.errors import ChatcloneError
 from chatclone.train.base import Backend, TrainRequest
@@ -35,14 +36,9 @@ def backend_for(name: str) -> Backend:
     return factory()
 
 
-_loaded = False
-
-
+@cache
 def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+    """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
     from chatclone.train.local import LocalBackend
     from chatclone.train.openai_ft import OpenAIBackend
 
