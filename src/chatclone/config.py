@@ -214,12 +214,55 @@ class TrainSettings:
 
 
 @dataclass
+class EvalSettings:
+    """`chatclone eval`: how the clone is measured (the [eval] table of chatclone.toml)."""
+
+    heldout_turns: int = _help(
+        "Held-out replies each system writes (the latest of the validation split); 0: all.",
+        default=200,
+    )
+    max_new_tokens: int = _help("Longest generated reply, in tokens.", default=60)
+    temperature: float = _help("Sampling temperature of the generated replies (0: greedy).", default=0.7)
+    seed: int = _help("Seeds generation and the bootstrap, so a rerun is identical.", default=0)
+    batch_size: int = _help("Prompts generated together by a local model.", default=8)
+    judge_url: str = _help(
+        "Optional LLM judge of fact probes: an OpenAI-compatible API base URL (e.g. "
+        "http://127.0.0.1:8080/v1). Empty: the offline rule judge only, and nothing is sent "
+        "anywhere. When set, each probe's question, accepted answers and the clone's reply are "
+        "sent there.",
+        default="",
+    )
+    judge_model: str = _help("The model the fact judge endpoint should use.", default="")
+    judge_api_key_env: str = _help(
+        "The environment variable holding the fact judge's API key (e.g. OPENAI_API_KEY); "
+        "empty: none.",
+        default="",
+    )
+    judge_mode: str = _help(
+        "With judge_url: 'replace' (the LLM gives every verdict) or 'back' (the rule judge "
+        "decides, the LLM settles the replies the rules are unsure of).",
+        default="back",
+    )
+
+    def check(self) -> None:
+        _at_least(self, 0, "heldout_turns", "temperature", "seed")
+        _at_least(self, 1, "max_new_tokens", "batch_size")
+        if self.judge_mode not in ("replace", "back"):
+            raise ChatcloneError(
+                f"setting judge_mode must be 'replace' or 'back', not '{self.judge_mode}'"
+            )
+        if self.judge_url and not self.judge_model:
+            raise ChatcloneError("setting judge_url needs judge_model too ([eval] judge_model)")
+
+
+@dataclass
 class Settings:
     """Everything in `chatclone.toml`."""
 
     me: MeSettings = field(default_factory=MeSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
 
 
 def load_settings(path: Path) -> Settings:
