@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +14,11 @@ import typer
 
 from chatclone import __version__, render
 from chatclone.chat.terminal import ChatOptions, run_chat
-from chatclone.config import DatasetSettings, TrainSettings, help_for
+from chatclone.config import DatasetSettings, EvalSettings, TrainSettings, help_for
 from chatclone.dataset.build import BuildOptions, build_dataset
 from chatclone.demo import run_demo
 from chatclone.errors import ChatcloneError
+from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
 from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
 from chatclone.stats import collect_stats
@@ -53,7 +55,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts in
 def _setting(section: type[Any], name: str) -> str:
     """A flag's help: the help text of the setting it overrides (one source), and where that
     setting lives."""
-    table = {DatasetSettings: "dataset", TrainSettings: "train"}[section]
+    table = {DatasetSettings: "dataset", TrainSettings: "train", EvalSettings: "eval"}[section]
     return f"{help_for(section, name)} Default: [{table}] {name} in chatclone.toml."
 
 
@@ -435,6 +437,98 @@ def chat(
     run_chat(Workspace.resolve(workspace), options)
 
 
+@app.command("eval")
+def eval_(
+    run: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--run",
+            help="A run to evaluate (repeatable; default: the latest local run).",
+            show_default=False,
+        ),
+    ] = None,
+    base: Annotated[
+        bool,
+        typer.Option("--base", help="Also evaluate the base model: same prompts, no fine-tuning."),
+    ] = False,
+    probes: Annotated[
+        Path | None,
+        typer.Option(
+            "--probes",
+            help="Fact probes, JSONL of {id, question, kind, answers, wrong} (default: "
+            "probes.jsonl in the workspace, if there is one).",
+            show_default=False,
+        ),
+    ] = None,
+    replies: Annotated[
+        Path | None,
+        typer.Option(
+            "--replies",
+            help="With --probes: judge this JSONL of {probe_id, reply} alone (no model, no "
+            "workspace) and print the verdicts.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Folder under evals/ (default: a timestamp).", show_default=False
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Dataset whose validation split is held out (default: the one the runs trained on).",
+            show_default=False,
+        ),
+    ] = None,
+    heldout_turns: Annotated[
+        int | None,
+        typer.Option(
+            "--heldout-turns", help=_setting(EvalSettings, "heldout_turns"), show_default=False
+        ),
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-new-tokens", help=_setting(EvalSettings, "max_new_tokens"), show_default=False
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help=_setting(EvalSettings, "seed"), show_default=False)
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure how much a clone texts like the person (style on held-out replies, authorship,
+    held-out loss) and how often it invents facts (fact probes); writes evals/NAME/report.json
+    and report.html and prints the systems side by side."""
+
+    if replies is not None:
+        if probes is None:
+            raise ChatcloneError("--replies needs --probes FILE: the probes the replies answer")
+        result = score_replies(probes, replies, _eval_settings(workspace, None, None, seed))
+        return _emit_json(result) if as_json else render.verdicts(result)
+    ws = Workspace.resolve(workspace)
+    settings = _eval_settings(workspace, heldout_turns, max_new_tokens, seed)
+    default_probes = ws.root / "probes.jsonl"
+    probes = probes or (default_probes if default_probes.is_file() else None)
+    options = EvalOptions(list(run or []), base, probes, name, dataset, settings)
+    with render.ProgressBars(enabled=not as_json) as bars:
+        report = run_eval(ws, options, bars.start, None if as_json else render.dim)
+    _emit_json(report) if as_json else render.eval_report(report)
+
+
+def _eval_settings(
+    workspace: Path | None, heldout: int | None, max_new: int | None, seed: int | None
+) -> EvalSettings:
+    """[eval] of the workspace's chatclone.toml (defaults without one), flags on top."""
+    settings = Workspace.resolve(workspace).settings().eval
+    given: dict[str, Any] = {"heldout_turns": heldout, "max_new_tokens": max_new, "seed": seed}
+    return replace(settings, **{k: v for k, v in given.items() if v is not None})
+
+
 @app.command()
 def demo(
     workspace: Annotated[
@@ -447,7 +541,7 @@ def demo(
 ) -> None:
     """Run the whole path on the bundled sample (three synthetic chats of "Sam Rivera") with the
     default model on this machine: ingest, stats, build a dataset, a few minutes of LoRA training
-    on CPU, and a short scripted chat with the clone."""
+    on CPU, a short scripted chat with the clone and an eval of it against the base model."""
 
     run_demo(Workspace.resolve(workspace), train_steps)
 

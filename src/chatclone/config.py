@@ -218,13 +218,17 @@ class EvalSettings:
     """`chatclone eval`: how the clone is measured (the [eval] table of chatclone.toml)."""
 
     heldout_turns: int = _help(
-        "Held-out replies each system writes (the latest of the validation split); 0: all.",
+        "Held-out replies each system writes, spread over the validation split; 0: all.",
         default=200,
     )
     max_new_tokens: int = _help("Longest generated reply, in tokens.", default=60)
-    temperature: float = _help("Sampling temperature of the generated replies (0: greedy).", default=0.7)
+    temperature: float = _help(
+        "Sampling temperature of the generated replies (0: greedy).", default=0.7
+    )
     seed: int = _help("Seeds generation and the bootstrap, so a rerun is identical.", default=0)
-    batch_size: int = _help("Prompts generated together by a local model.", default=8)
+    batch_size: int = _help(
+        "Prompts a local model writes replies to at once (more: faster, more memory).", default=16
+    )
     judge_url: str = _help(
         "Optional LLM judge of fact probes: an OpenAI-compatible API base URL (e.g. "
         "http://127.0.0.1:8080/v1). Empty: the offline rule judge only, and nothing is sent "

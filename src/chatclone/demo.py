@@ -1,7 +1,8 @@
 """The bundled demo sample: three synthetic WhatsApp chats of "Sam Rivera" (see data/sample/FACTS.md).
 
 `chatclone demo` (and `make demo`) runs the whole path on it with the default model: ingest, stats,
-build, a few minutes of LoRA training on CPU, and a short scripted chat with the clone.
+build, a few minutes of LoRA training on CPU, a short scripted chat with the clone, and an eval of
+the clone against its base model (style on held-out replies, facts on the sample's probes).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from chatclone import render
 from chatclone.chat.engine import Conversation, open_engine
 from chatclone.chat.generation import GenerationSettings
 from chatclone.chat.terminal import chat_loop
+from chatclone.config import EvalSettings
 from chatclone.dataset.build import BuildOptions, build_dataset
 from chatclone.dataset.report import BuildReport
+from chatclone.evaluate.run import EvalOptions, run_eval
 from chatclone.ingest import ingest
 from chatclone.stats import collect_stats
 from chatclone.train.base import TrainRequest
@@ -26,6 +29,9 @@ from chatclone.workspace import PERSONA_FILE, Workspace
 
 # A learning rate well above the everyday default: the demo has minutes, not hours, to show change.
 DEMO_TRAIN: dict[str, Any] = {"learning_rate": 1e-3, "eval_every": 4, "save_every": 8}
+# Few held-out replies and short ones: the demo's eval takes about a minute on CPU.
+DEMO_EVAL = EvalSettings(heldout_turns=12, max_new_tokens=32)
+PROBES_FILE = "probes.jsonl"
 SCRIPT = (
     "hey! how's it going?",
     "are you still going to lisbon?",
@@ -62,9 +68,11 @@ def run_demo(ws: Workspace, train_steps: int) -> None:
         return
     result = _train(ws, report.name, train_steps)
     _chat(ws, result["run"])
+    _eval(ws, result["run"])
     render.out.print(
         f"\n[bold]Next[/]\n"
         f"- `chatclone chat -w {ws.root}` to talk to this clone yourself;\n"
+        f"- `chatclone eval -w {ws.root} --base --probes PROBES.jsonl` to measure a clone again;\n"
         f"- `chatclone train -w {ws.root} --epochs 3 --lr 1e-3` for a better one (about {_estimate(result)} on this machine), "
         "or `--backend openai` to fine-tune with OpenAI;\n"
         f"- `chatclone export -w {ws.root} --merged` for a model folder transformers and vLLM load;\n"
@@ -111,6 +119,19 @@ def _chat(ws: Workspace, run: str) -> None:
     engine = open_engine(ws, run, notify=render.dim)
     settings = GenerationSettings(max_new_tokens=60, temperature=0.7, seed=7)
     chat_loop(Conversation(engine), settings, _scripted())
+
+
+def _eval(ws: Workspace, run: str) -> None:
+    probes = sample_dir() / PROBES_FILE
+    render.out.print(
+        f"\n[bold]6. Measure it[/] against the base model: style on {DEMO_EVAL.heldout_turns} "
+        f"held-out replies, facts on the sample's probes "
+        f"(`chatclone eval --base --run {run} --probes {PROBES_FILE}`)"
+    )
+    options = EvalOptions([run], base=True, probes=probes, settings=DEMO_EVAL)
+    with render.ProgressBars() as bars:
+        report = run_eval(ws, options, bars.start, render.dim)
+    render.eval_report(report)
 
 
 def _scripted() -> Any:

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from chatclone.dataset.report import TRAIN_FILE, BuildReport
 from chatclone.dataset.tokens import render_for_model
+from chatclone.evaluate.report import table_rows
 from chatclone.me import MeDecision
 from chatclone.messages import Kind, Message
 from chatclone.openai.report import JobEvent, event_line
@@ -362,3 +363,36 @@ class OpenAIJobDisplay(LiveProgress):
         if self.task is None:
             self.task = self.progress.add_task("training", total=total, loss=text)
         self.progress.update(self.task, completed=data["step"], total=total, loss=text)
+
+
+def eval_report(data: dict[str, Any]) -> None:
+    """The systems side by side, then where the report is."""
+    names = [entry["name"] for entry in data["systems"]]
+    table = Table(title=f"Eval {data['name']} on dataset {data['dataset']}", title_justify="left")
+    table.add_column("Metric")
+    for name in names:
+        table.add_column(escape(name), justify="right")
+    for label, cells in table_rows(data):
+        table.add_row(label, *cells)
+    out.print(table)
+    held = data["heldout"]
+    out.print(
+        f"[dim]{held['turns']} held-out replies per system; fact metrics with bootstrap 95 % "
+        f"intervals and counts; ↓ lower is better, ↑ higher.[/]"
+    )
+    out.print(f"Report: [bold]{data['path']}/report.html[/] (and report.json)", soft_wrap=True)
+
+
+def verdicts(result: dict[str, Any]) -> None:
+    """The judge's verdict on each reply, then the fact metrics."""
+    table = Table(title="Verdicts", title_justify="left")
+    for column in ("Probe", "Verdict", "Why"):
+        table.add_column(column)
+    for v in result["verdicts"]:
+        table.add_row(escape(v["probe_id"]), v["verdict"], escape(v.get("reason", "")))
+    out.print(table)
+    facts = result["facts"]
+    for key in ("accuracy", "hallucination_rate", "abstention_rate", "update_accuracy"):
+        value, counts = facts.get(key), facts["counts"].get(key)
+        shown = "—" if value is None else f"{value:.2f} ({counts[0]}/{counts[1]})"
+        out.print(f"{key.replace('_', ' ')}: {shown}")

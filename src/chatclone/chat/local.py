@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from chatclone import models
 from chatclone.chat.generation import (
     DEFAULT_CONTEXT_TOKENS,
     GenerationSettings,
@@ -24,6 +25,8 @@ from chatclone.prompt import ChatMessage
 from chatclone.train import runs
 
 IM_END = "<|im_end|>"
+# A batch's shared beginning is run once when it is at least this long (shorter: not worth it).
+MIN_SHARED_TOKENS = 16
 
 
 class LocalGenerator:
@@ -41,8 +44,8 @@ class LocalGenerator:
 
     @classmethod
     def from_spec(cls, spec: GeneratorSpec) -> LocalGenerator:
-        if spec.run_dir is None:
-            raise ChatcloneError("a local chat needs a run folder (`chatclone train` makes one)")
+        if spec.run_dir is None:  # the base model alone (`chatclone eval --base`)
+            return cls.load_base(spec.model, spec.context_tokens)
         return cls.load(spec.run_dir, spec.model, spec.context_tokens)
 
     @classmethod
@@ -57,6 +60,74 @@ class LocalGenerator:
             model = model.to("cuda")
         model.eval()
         return cls(model, runs.load_run_tokenizer(run_dir, base), context_tokens)
+
+    @classmethod
+    def load_base(cls, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> LocalGenerator:
+        """The base model alone, no adapter: what `chatclone eval --base` compares a run with."""
+        import torch
+
+        with models.quiet_loading():
+            model = models.load_causal_lm(base, dtype=torch.float32)
+        if torch.cuda.is_available():
+            model = model.to("cuda")
+        model.eval()
+        return cls(model, models.load_tokenizer(base), context_tokens)
+
+    def generate_batch(
+        self, prompts: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[str]:
+        """Replies to several prompts in one `generate` call: eval's throughput. The prompts'
+        shared beginning (the system prompt, usually most of a probe's tokens) is run once and
+        its cache copied to every row; the rest is padded between it and each row's own part.
+        The seed applies to the whole batch, so the same prompts in the same batches give the
+        same replies."""
+        import torch
+
+        rows = [self._prompt_list(p, settings.max_new_tokens) for p in prompts]
+        if not rows:
+            return []
+        pad = _pad_id(self.tokenizer, self.stop_ids)
+        shared = _shared_prefix(rows) if len(rows) > 1 else 0
+        if shared < MIN_SHARED_TOKENS:
+            shared = 0
+        width = max(len(r) for r in rows) - shared
+        ids = torch.full((len(rows), shared + width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, row in enumerate(rows):
+            own = row[shared:]
+            ids[i, :shared], mask[i, :shared] = torch.tensor(row[:shared], dtype=torch.long), 1
+            ids[i, shared + width - len(own) :] = torch.tensor(own)
+            mask[i, shared + width - len(own) :] = 1
+        kwargs = self._sampling_kwargs(settings)
+        kwargs.update(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            max_new_tokens=settings.max_new_tokens,
+            eos_token_id=self.stop_ids,
+            pad_token_id=pad,
+        )
+        devices = [self.device] if self.device.type == "cuda" else []
+        with self._busy, torch.random.fork_rng(devices=devices), torch.inference_mode():
+            if shared:
+                kwargs[_cache_argument(self.model)] = self._prefix_cache(
+                    ids[:1, :shared], len(rows)
+                )
+            if settings.seed is not None:
+                torch.manual_seed(settings.seed)
+            out = self.model.generate(**kwargs)
+        new = out[:, shared + width :]
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in new]
+
+    def _prefix_cache(self, prefix: Any, rows: int) -> Any:
+        """The key/value cache of `prefix` (one row), repeated for `rows` rows."""
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        self.model(
+            input_ids=prefix.to(self.device), use_cache=True, **{_cache_argument(self.model): cache}
+        )
+        cache.batch_repeat_interleave(rows)
+        return cache
 
     def stream(
         self, messages: Sequence[ChatMessage], settings: GenerationSettings
@@ -104,16 +175,21 @@ class LocalGenerator:
     ) -> dict[str, Any]:
         from transformers import StoppingCriteriaList
 
-        kwargs: dict[str, Any] = {
-            "input_ids": ids,
-            "attention_mask": ids.new_ones(ids.shape),
-            "max_new_tokens": settings.max_new_tokens,
-            "streamer": streamer,
-            "eos_token_id": self.stop_ids,
-            "pad_token_id": _pad_id(self.tokenizer, self.stop_ids),
-            "repetition_penalty": settings.repetition_penalty,
-            "stopping_criteria": StoppingCriteriaList([_StopWhenSet(stop)]),
-        }
+        kwargs = self._sampling_kwargs(settings)
+        kwargs.update(
+            input_ids=ids,
+            attention_mask=ids.new_ones(ids.shape),
+            max_new_tokens=settings.max_new_tokens,
+            streamer=streamer,
+            eos_token_id=self.stop_ids,
+            pad_token_id=_pad_id(self.tokenizer, self.stop_ids),
+            stopping_criteria=StoppingCriteriaList([_StopWhenSet(stop)]),
+        )
+        return kwargs
+
+    @staticmethod
+    def _sampling_kwargs(settings: GenerationSettings) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"repetition_penalty": settings.repetition_penalty}
         if settings.temperature > 0:
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
         else:
@@ -121,6 +197,11 @@ class LocalGenerator:
         return kwargs
 
     def _prompt_ids(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> Any:
+        import torch
+
+        return torch.tensor([self._prompt_list(messages, max_new_tokens)], device=self.device)
+
+    def _prompt_list(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> list[int]:
         window = context_length(self.model, self.tokenizer)
         if max_new_tokens >= window:
             raise ChatcloneError(
@@ -135,9 +216,7 @@ class LocalGenerator:
                 f"that message is too long for this model: the prompt is {len(ids)} tokens, at "
                 f"most {budget} fit (fewer with a smaller --max-new-tokens)"
             )
-        import torch
-
-        return torch.tensor([ids], device=self.device)
+        return ids
 
     def _encode(self, messages: Sequence[ChatMessage]) -> list[int]:
         try:
@@ -159,6 +238,26 @@ class _StopWhenSet:
         import torch
 
         return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
+
+
+def _shared_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every row has in common, leaving each row at least one of its
+    own (generation starts from a row's own last token)."""
+    limit = min(len(r) for r in rows) - 1
+    n = 0
+    while n < limit and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
+
+
+def _cache_argument(model: Any) -> str:
+    """What this transformers version calls the key/value cache argument (`cache` in recent
+    releases, `past_key_values` before)."""
+    import inspect
+
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    forward = inspect.signature(type(causal).forward).parameters
+    return "cache" if "cache" in forward else "past_key_values"
 
 
 def _pad_id(tokenizer: Any, stop_ids: list[int]) -> int:

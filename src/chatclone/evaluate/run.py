@@ -1,0 +1,306 @@
+"""`chatclone eval`: every system writes its replies, then style, loss and facts are measured and
+the report is written (`evals/NAME/report.json`, `report.html`, `generations/SYSTEM.jsonl`).
+
+One system is loaded at a time (a model's memory is freed before the next loads). The held-out
+data is the dataset the runs trained on (all runs evaluated together must share it); the fact
+probes are sent each as a fresh conversation from "a friend", with the dataset's system prompt.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from chatclone.chat.generation import GenerationSettings
+from chatclone.config import EvalSettings
+from chatclone.dataset.report import BuildReport
+from chatclone.errors import ChatcloneError
+from chatclone.evaluate import report as reports
+from chatclone.evaluate.authorship import AuthorshipModel, normalised
+from chatclone.evaluate.facts import fact_metrics
+from chatclone.evaluate.heldout import HeldOutTurn, TrainingTexts, heldout_turns, training_texts
+from chatclone.evaluate.judge import FactJudge, make_judge
+from chatclone.evaluate.loss import heldout_loss
+from chatclone.evaluate.probes import Probe, load_probes, load_replies, pair_replies
+from chatclone.evaluate.style import copy_rate, distinct_n, style_distance
+from chatclone.evaluate.systems import (
+    BASE,
+    REAL,
+    System,
+    base_system,
+    generate,
+    open_generator,
+    run_systems,
+)
+from chatclone.prompt import USER, ChatContext, ChatMessage, PromptBuilder
+from chatclone.train import runs
+from chatclone.workspace import Workspace, check_name
+
+PROBE_PARTNER = "a friend"
+Progress = Callable[[str, int], Callable[[int], None] | None]
+
+
+@dataclass
+class EvalOptions:
+    runs: list[str] = field(default_factory=list)
+    base: bool = False
+    probes: Path | None = None
+    name: str | None = None
+    dataset: str | None = None
+    settings: EvalSettings = field(default_factory=EvalSettings)
+
+
+@dataclass
+class _Replies:
+    """What one system wrote, and what it cost."""
+
+    heldout: list[str]
+    probes: list[str]
+    loss: dict[str, Any] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_eval(
+    ws: Workspace,
+    options: EvalOptions,
+    progress: Progress | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the systems `options` names and write the report; returns report.json's data."""
+    started = time.perf_counter()
+    settings = options.settings
+    settings.check()
+    say = notify or (lambda _: None)
+    name = check_name(options.name, "eval") if options.name else _default_name()
+    folder = ws.evals_dir / name
+    if folder.exists():
+        raise ChatcloneError(f"{folder} already exists: pick another --name")
+    probes = load_probes(options.probes) if options.probes else []
+    judge = make_judge(settings) if probes else None  # settings errors before any model loads
+    systems = _systems(ws, options)
+    dataset_dir = _dataset_dir(ws, options, systems)
+    build = BuildReport.load(dataset_dir)
+    turns, samples = heldout_turns(dataset_dir, settings.heldout_turns)
+    texts = training_texts(dataset_dir)
+    say(f"Held out: {len(turns)} replies from {samples} validation samples of '{build.name}'")
+    prompts = _probe_prompts(build, probes)
+    written = {
+        s.name: _write_replies(s, turns, prompts, build, dataset_dir, settings, progress, say)
+        for s in systems
+    }
+    data = _report(name, build, options, systems, turns, texts, probes, written, judge, say)
+    data["seconds"] = round(time.perf_counter() - started, 1)
+    reports.write(folder, data, turns, {s.name: written[s.name].heldout for s in systems})
+    data["path"] = str(folder)
+    return data
+
+
+def _default_name() -> str:
+    return "eval-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _systems(ws: Workspace, options: EvalOptions) -> list[System]:
+    """The runs named (none named: the latest local run; with --base, none if there is none
+    yet), the base model first."""
+    if options.runs or not options.base:
+        given = run_systems(ws, options.runs)
+    else:
+        try:
+            given = run_systems(ws, [])
+        except ChatcloneError:  # nothing trained yet: the base model alone
+            given = []
+    if options.base:
+        given.insert(0, base_system(ws, given))
+    return given
+
+
+def _dataset_dir(ws: Workspace, options: EvalOptions, systems: list[System]) -> Path:
+    """The dataset whose validation split the runs never saw: the one they trained on."""
+    trained = {s.dataset for s in systems if s.dataset}
+    if len(trained) > 1:
+        raise ChatcloneError(
+            f"these runs trained on different datasets ({', '.join(sorted(trained))}): one "
+            "run's held-out data may be another's training data; evaluate them separately"
+        )
+    if trained and options.dataset and options.dataset not in trained:
+        raise ChatcloneError(
+            f"--dataset {options.dataset}: the runs trained on '{trained.pop()}'; their "
+            "held-out data is that dataset's validation split"
+        )
+    return runs.find_dataset(ws, trained.pop() if trained else options.dataset)
+
+
+def _probe_prompts(build: BuildReport, probes: list[Probe]) -> list[list[ChatMessage]]:
+    """Each probe as a fresh conversation from a friend, with the dataset's own system prompt."""
+    builder = PromptBuilder(build.identity)
+    context = ChatContext(PROBE_PARTNER)
+    return [builder.build(context, [{"role": USER, "content": p.question}]) for p in probes]
+
+
+def _write_replies(
+    system: System,
+    turns: list[HeldOutTurn],
+    probe_prompts: list[list[ChatMessage]],
+    build: BuildReport,
+    dataset_dir: Path,
+    settings: EvalSettings,
+    progress: Progress | None,
+    say: Callable[[str], None],
+) -> _Replies:
+    say(f"Loading {system.describe()}…")
+    generator = open_generator(system, build.context_tokens)
+    generation = GenerationSettings(
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    advance = progress(f"{system.name}: held-out replies", len(turns)) if progress else None
+    heldout = generate(
+        generator, [t.context for t in turns], generation, settings.batch_size, advance
+    )
+    seconds["generate"] = time.perf_counter() - started
+    started = time.perf_counter()
+    advance = progress(f"{system.name}: fact probes", len(probe_prompts)) if progress else None
+    answers = generate(generator, probe_prompts, generation, settings.batch_size, advance)
+    seconds["facts"] = time.perf_counter() - started
+    started = time.perf_counter()
+    loss = heldout_loss(generator, dataset_dir, build.context_tokens)
+    seconds["loss"] = time.perf_counter() - started
+    del generator
+    gc.collect()  # one model in memory at a time
+    return _Replies(heldout, answers, loss, {k: round(v, 2) for k, v in seconds.items()})
+
+
+def _report(
+    name: str,
+    build: BuildReport,
+    options: EvalOptions,
+    systems: list[System],
+    turns: list[HeldOutTurn],
+    texts: TrainingTexts,
+    probes: list[Probe],
+    written: dict[str, _Replies],
+    judge: FactJudge | None,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    settings = options.settings
+    real = [t.real for t in turns]
+    classifier, classifier_info = _authorship(texts, settings.seed, say)
+    rates = {
+        s.name: classifier.rate(written[s.name].heldout) if classifier else None for s in systems
+    }
+    rates[REAL] = classifier.rate(real) if classifier else None
+    base_rate = rates.get(BASE)
+    entries = [_real_entry(real, texts, rates[REAL], base_rate, settings.seed)]
+    for system in systems:
+        replies = written[system.name]
+        style = _style(replies.heldout, real, texts, settings.seed)
+        style["authorship"] = rates[system.name]
+        style["authorship_normalised"] = normalised(rates[system.name], base_rate, rates[REAL])
+        facts = _facts(probes, replies.probes, judge, settings.seed) if judge else None
+        entry = system.to_json() | {"style": style, "loss": replies.loss, "facts": facts}
+        entries.append(entry | {"seconds": replies.seconds})
+    return {
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": build.name,
+        "settings": _settings_json(options, systems),
+        "heldout": {"turns": len(turns), "training_replies": len(texts.person)},
+        "authorship_model": classifier_info,
+        "systems": entries,
+        "examples": reports.examples(turns, systems, written),
+    }
+
+
+def _authorship(
+    texts: TrainingTexts, seed: int, say: Callable[[str], None]
+) -> tuple[AuthorshipModel | None, dict[str, Any]]:
+    info: dict[str, Any] = {"person": len(texts.person), "others": len(texts.others)}
+    try:
+        model = AuthorshipModel.fit(texts.person, texts.others, seed=seed)
+    except ChatcloneError as e:  # too little training data: the other metrics still stand
+        say(f"No authorship score: {e}")
+        return None, info | {"error": str(e)}
+    return model, info | {"accuracy": model.accuracy}
+
+
+def _style(replies: list[str], real: list[str], texts: TrainingTexts, seed: int) -> dict[str, Any]:
+    style = style_distance(replies, real, seed=seed)
+    return {
+        "distance": style["distance"],
+        "authorship": None,
+        "authorship_normalised": None,
+        "copy_rate": copy_rate(replies, texts.person),
+        "distinct_1": distinct_n(replies, 1),
+        "distinct_2": distinct_n(replies, 2),
+    } | {k: v for k, v in style.items() if k != "distance"}
+
+
+def _real_entry(
+    real: list[str], texts: TrainingTexts, rate: float | None, base: float | None, seed: int
+) -> dict[str, Any]:
+    style = _style(real, real, texts, seed)
+    style["authorship"] = rate
+    style["authorship_normalised"] = normalised(rate, base, rate)
+    entry = System(REAL, REAL).to_json()
+    return entry | {"style": style, "loss": None, "facts": None, "seconds": {}}
+
+
+def _facts(probes: list[Probe], replies: list[str], judge: FactJudge, seed: int) -> dict[str, Any]:
+    judgements = judge.judge_all(list(zip(probes, replies, strict=True)))
+    facts = fact_metrics(probes, [j.verdict for j in judgements], seed=seed)
+    facts["probes"] = [
+        {
+            "probe_id": p.id,
+            "kind": p.kind,
+            "question": p.question,
+            "reply": r,
+            "verdict": j.verdict,
+            "reason": j.reason,
+        }
+        for p, r, j in zip(probes, replies, judgements, strict=True)
+    ]
+    return facts
+
+
+def _settings_json(options: EvalOptions, systems: list[System]) -> dict[str, Any]:
+    s = options.settings
+    judge = f"rules + LLM {s.judge_model} ({s.judge_mode})" if s.judge_url else "rules"
+    return {
+        "runs": [x.run for x in systems if x.run],
+        "base": options.base,
+        "probes": str(options.probes) if options.probes else None,
+        "heldout_turns": s.heldout_turns,
+        "max_new_tokens": s.max_new_tokens,
+        "temperature": s.temperature,
+        "seed": s.seed,
+        "batch_size": s.batch_size,
+        "judge": judge,
+    }
+
+
+def score_replies(
+    probes_path: Path, replies_path: Path, settings: EvalSettings | None = None
+) -> dict[str, Any]:
+    """The judge alone, no model: a verdict for each `{"probe_id", "reply"}` line of
+    `replies_path`, and the fact metrics over them."""
+    settings = settings or EvalSettings()
+    settings.check()
+    probes = load_probes(probes_path)
+    pairs = pair_replies(probes, load_replies(replies_path), replies_path)
+    judgements = make_judge(settings).judge_all(pairs)
+    verdicts = [j.verdict for j in judgements]
+    return {
+        "verdicts": [
+            {"probe_id": p.id, "verdict": j.verdict, "reason": j.reason}
+            for (p, _), j in zip(pairs, judgements, strict=True)
+        ],
+        "facts": fact_metrics([p for p, _ in pairs], verdicts, seed=settings.seed),
+    }
