@@ -330,3 +330,26 @@ def test_heldout_loss_is_the_mean_reply_token_nll(
 def test_eval_settings_are_checked(ws: Workspace) -> None:
     with pytest.raises(ChatcloneError, match="judge_model"):
         run_eval(ws, EvalOptions(["r1"], settings=EvalSettings(judge_url="http://127.0.0.1:1/v1")))
+
+
+def test_a_run_named_like_a_builtin_system_is_refused(
+    ws: Workspace, fakes: dict[str, Scripted]
+) -> None:
+    clash = ws.runs_dir / "base"
+    (clash / "adapter").mkdir(parents=True)
+    (clash / "adapter" / "adapter_config.json").write_text("{}", "utf-8")
+    save_record(clash, RunRecord("base", "local", "default", "ds1", "0" * 64, ME, "whatsapp"))
+    with pytest.raises(ChatcloneError, match="named 'base'"):
+        run_eval(ws, EvalOptions(["base"], base=True))
+
+
+def test_an_interrupted_write_leaves_nothing_behind(
+    ws: Workspace, fakes: dict[str, Scripted]
+) -> None:
+    stale = ws.evals_dir / "again.partial" / "generations"
+    stale.mkdir(parents=True)
+    (stale / "old-system.jsonl").write_text("{}\n", "utf-8")
+    run_eval(ws, EvalOptions(["r1"], name="again"))
+    written = sorted(p.name for p in (ws.evals_dir / "again" / "generations").iterdir())
+    assert written == ["r1.jsonl", "real.jsonl"]
+    assert not (ws.evals_dir / "again.partial").exists()

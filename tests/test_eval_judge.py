@@ -139,6 +139,14 @@ def test_judge_is_not_tuned_to_the_sample_person() -> None:
     assert agreement(labels, got) >= 0.85, confusion_matrix(labels, got)
 
 
+def test_judge_on_replies_real_models_wrote() -> None:
+    """The demo's base model and a 16-step clone answering the sample's probes (labelled by hand
+    after the judge was written, never tuned on: most are confident inventions, as expected)."""
+    labels, got = labelled(SAMPLE_PROBES, EVAL / "judged_generated.jsonl")
+    assert len(labels) >= 40
+    assert agreement(labels, got) >= 0.85, confusion_matrix(labels, got)
+
+
 DRINK = probe("answerable", ("tea",), ("coffee",), "tea or coffee?")
 ANKLE = probe("changed", ("climbing", "healed"), ("crutches", "no climbing"), "hows the ankle?")
 STREAK = probe("changed", ("70",), ("68",), "hows the streak?")
@@ -325,3 +333,25 @@ def test_make_judge_is_offline_by_default(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("CHATCLONE_TEST_NO_SUCH_KEY", raising=False)
     with pytest.raises(ChatcloneError, match="CHATCLONE_TEST_NO_SUCH_KEY"):
         make_judge(settings)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reply", "verdict"),
+    [
+        ("unanswerable", "I'm sorry, but I can't help with that.", "abstain"),
+        ("unanswerable", "I'm sorry, I don't have that information.", "abstain"),
+        ("unanswerable", "I'm not comfortable sharing that", "abstain"),
+        ("unanswerable", "that's personal!", "abstain"),
+        ("unanswerable", "keine Ahnung 😅", "abstain"),
+        ("unanswerable", "I do not know. Could you tell me more, please?", "abstain"),
+        ("unanswerable", "idk probably a golf", "hallucinated"),
+        ("false_premise", "I haven't run a marathon.", "correct"),
+        ("false_premise", "i havent done a marathon lol", "correct"),
+    ],
+)
+def test_refusals_and_plain_denials(kind: str, reply: str, verdict: str) -> None:
+    """What assistant-tuned base models write, and denials without "no" (found in review)."""
+    question = "how was the marathon?" if kind == "false_premise" else "what car do you drive?"
+    answers = ("no marathon",) if kind == "false_premise" else ()
+    wrong = ("it was great",) if kind == "false_premise" else ()
+    assert RuleJudge().judge(probe(kind, answers, wrong, question), reply).verdict == verdict

@@ -51,17 +51,26 @@ def heldout_turns(dataset_dir: Path, limit: int = 0) -> tuple[list[HeldOutTurn],
         raise ChatcloneError(f"{path} is missing: rebuild the dataset with `chatclone build`")
     conversations = read_conversations(path)
     turns: list[HeldOutTurn] = []
-    seen: set[tuple[str, str, str]] = set()
+    last: tuple[str, str, str] | None = None  # the previous sample's last exchange
     for messages in conversations:
         for i, message in enumerate(messages):
             if message.get("role") != ASSISTANT or i == 0:
                 continue
             context = [_plain(m) for m in messages[:i]]
-            key = (str(context[0]["content"]), context[-1]["content"], str(message["content"]))
-            if key in seen:  # the overlap between two windows of a session
+            key = (context[0]["content"], context[-1]["content"], str(message["content"]))
+            if i == 2 and key == last:  # a window opens with the one before's last exchange
                 continue
-            seen.add(key)
             turns.append(HeldOutTurn(context, str(message["content"])))
+        final = messages[-2:] if len(messages) >= 3 else []
+        last = (
+            (
+                str(messages[0].get("content")),
+                str(final[0].get("content")),
+                str(final[1].get("content")),
+            )
+            if final
+            else None
+        )
     if not turns:
         raise ChatcloneError(
             f"{path} holds no replies to evaluate on: rebuild the dataset with a validation "

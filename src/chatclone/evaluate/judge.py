@@ -28,7 +28,7 @@ __all__ = ["VERDICTS", "FactJudge", "Judgement", "RuleJudge", "make_judge", "rea
 
 _SEPARATORS = re.compile(r"\n|[.!?;:,…]+(?=\s|$)")
 _WORD = re.compile(r"\w+")
-_CAPITALISED = re.compile(r"(?<=[a-z,] )[A-Z][a-z]+")
+_CAPITALISED = re.compile(r"(?<=[a-zß-ÿ,] )[A-ZÀ-Þ][a-zß-ÿ]+")
 _HIT_MASK = "#"
 _DEFLECT_MASK = "~"
 
@@ -95,6 +95,7 @@ def read(probe: Probe, reply: str) -> Reading:
     clauses = _clauses(text)
     hits = tuple(_hits(text, clauses, probe))
     deflections = list(ph.DEFLECTIONS.finditer(text))
+    deflected = {w for m in deflections for w in _WORD.findall(m.group())}
     masked = _mask(text, [(h.start, h.end) for h in hits], _HIT_MASK)
     masked = _mask(masked, [m.span() for m in deflections], _DEFLECT_MASK)
     question = set(_WORD.findall(ph.normalize(probe.question)))
@@ -110,7 +111,7 @@ def read(probe: Probe, reply: str) -> Reading:
         only_deflects=bool(deflections) and not _substance(content, hits),
         empty=not deflections and not _substance(content, hits),
         question_back=_asks_back(text, clauses),
-        claim=_claim(masked, question) or _name(reply, hits, question),
+        claim=_claim(masked, question) or _name(reply, hits, question | deflected),
         rejection=rejections[0].group().strip() if rejections else None,
         guess=_guess(masked),
     )

@@ -97,7 +97,7 @@ class LLMFactJudge:
                         {"role": "user", "content": user},
                     ],
                     temperature=0,
-                    max_tokens=5,
+                    max_tokens=12,
                 )
             return str(completion.choices[0].message.content)
         except (AttributeError, IndexError, TypeError, ValueError):

@@ -81,6 +81,14 @@ DEFLECTIONS = re.compile(
         idk
         idek
         dunno
+        (?:im sorry but )?(?:i )?(?:cant|cannot|can not|wont|will not) (?:help|share|answer|say|discuss|disclose|provide)(?: (?:with )?(?:that|this|it))?
+        (?:im |i am )?not comfortable(?: sharing| saying| answering)?(?: that| this)?
+        (?:id|i would|id much) rather not(?: say| share| answer)?
+        thats (?:personal|private)
+        as an ai(?: language model)?
+        (?:i )?(?:dont|do not) have (?:that|this|any|access to) (?:information|info|details|personal information)
+        tough one
+        hard to say
         i dunno
         no idea
         no clue
@@ -219,7 +227,8 @@ CLAIMS = re.compile(
 REJECTIONS = re.compile(
     r"(?:^\s*(?:no|nah|nope|what|wdym|huh|que|quoi|was fur|wat|nee|nao|non)\b"
     r"|\b(?:dont have|do not have|havent got|not got|never (?:been|had|have|did|went|ran|run|"
-    r"drank|drink|owned)|i wish|not me|wasnt me|you mean|(?:thinking|confusing) (?:of|me with)|"
+    r"drank|drink|owned)|(?:havent|hasnt|didnt|dont|do not|did not|have not) (?:been|had|done|"
+    r"run|ran|gone|go|got|do|drink|own|play|have)|i wish|not me|wasnt me|you mean|(?:thinking|confusing) (?:of|me with)|"
     r"wrong person|since when|who told you|what are you (?:on about|talking about)|"
     r"no tengo|nunca|de que hablas|je nai pas|jamais|ich habe kein|nie|nao tenho|non ho|"
     r"ik heb geen|nooit)\b)"

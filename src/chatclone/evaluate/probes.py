@@ -97,7 +97,7 @@ def pair_replies(
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line."""
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(str(path), f"cannot read it as UTF-8 text ({e})") from None
     for number, raw in enumerate(text.splitlines(), 1):
@@ -114,7 +114,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _content_lines(path: Path) -> list[int]:
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []
     return [n for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]

@@ -12,6 +12,7 @@ report.json: `{"name", "created", "dataset", "seconds", "settings": {…}, "held
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ def write(
 ) -> None:
     """Write the report and the generations; the folder appears whole or not at all."""
     partial = folder.with_name(folder.name + ".partial")
-    (partial / GENERATIONS_DIR).mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(partial, ignore_errors=True)  # what an interrupted eval left
+    (partial / GENERATIONS_DIR).mkdir(parents=True)
     (partial / REPORT_JSON).write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")
     (partial / REPORT_HTML).write_text(render_html(data), "utf-8")
     for entry in data["systems"]:

@@ -94,6 +94,7 @@ def run_eval(
         for s in systems
     }
     data = _report(name, build, options, systems, turns, texts, probes, written, judge, say)
+    data["heldout"]["sessions"] = samples
     data["seconds"] = round(time.perf_counter() - started, 1)
     reports.write(folder, data, turns, {s.name: written[s.name].heldout for s in systems})
     data["path"] = str(folder)
@@ -105,15 +106,10 @@ def _default_name() -> str:
 
 
 def _systems(ws: Workspace, options: EvalOptions) -> list[System]:
-    """The runs named (none named: the latest local run; with --base, none if there is none
-    yet), the base model first."""
-    if options.runs or not options.base:
-        given = run_systems(ws, options.runs)
-    else:
-        try:
-            given = run_systems(ws, [])
-        except ChatcloneError:  # nothing trained yet: the base model alone
-            given = []
+    """The runs named (none named: the latest local run; with --base and no run at all yet, the
+    base model alone), the base model first."""
+    nothing_trained = not runs.list_runs(ws)
+    given = [] if options.base and nothing_trained else run_systems(ws, options.runs)
     if options.base:
         given.insert(0, base_system(ws, given))
     return given

@@ -75,6 +75,13 @@ def run_systems(ws: Workspace, names: Sequence[str]) -> list[System]:
         else:
             system = System(record.name, "run", "local", record.base, record.name, run_dir)
         systems.append(replace(system, dataset=record.dataset))
+    taken = [s.name for s in systems if s.name in (REAL, BASE)]
+    if taken:
+        raise ChatcloneError(
+            f"a run named '{taken[0]}' cannot be evaluated: eval uses that name for "
+            f"{'the person' if taken[0] == REAL else 'the base model'}; rename the run's folder "
+            f"under runs/ (and its name in run.json)"
+        )
     if len({s.name for s in systems}) < len(systems):
         raise ChatcloneError("a run is named twice: give each --run once")
     return systems
