@@ -163,6 +163,7 @@ def test_help_explains_every_command() -> None:
         "train",
         "chat",
         "export",
+        "eval",
         "demo",
     ):
         assert command in run.out
@@ -177,6 +178,12 @@ def test_demo_runs_the_whole_path_and_is_repeatable(tmp_path: Path) -> None:
     assert "A short chat with the clone" in text and "are you still going to lisbon?" in text
     assert text.count("Sam Rivera ›") >= 3  # one or more bubbles for each scripted message
     assert "chatclone chat -w" in text
+    # it ends with an eval of the clone against its base model, on the sample's probes
+    assert "Measure it" in text and "hallucination" in text
+    [report] = (tmp_path / "demo" / "evals").glob("*/report.json")
+    systems = json.loads(report.read_text("utf-8"))["systems"]
+    assert [s["kind"] for s in systems] == ["real", "base", "run"]
+    assert systems[2]["facts"]["n"] == 25
     [run] = (tmp_path / "demo" / "runs").iterdir()
     assert (run / "adapter" / "adapter_config.json").exists()
     second = cli("demo", "-w", tmp_path / "demo", "--train-steps", "0")

@@ -30,7 +30,7 @@ from chatclone.workspace import PERSONA_FILE, Workspace
 # A learning rate well above the everyday default: the demo has minutes, not hours, to show change.
 DEMO_TRAIN: dict[str, Any] = {"learning_rate": 1e-3, "eval_every": 4, "save_every": 8}
 # Few held-out replies and short ones: the demo's eval takes about a minute on CPU.
-DEMO_EVAL = EvalSettings(heldout_turns=12, max_new_tokens=32)
+DEMO_EVAL = EvalSettings(heldout_turns=8, max_new_tokens=32)
 PROBES_FILE = "probes.jsonl"
 SCRIPT = (
     "hey! how's it going?",
@@ -52,10 +52,12 @@ def sample_exports() -> list[Path]:
 
 
 def prepare_demo(root: Path) -> None:
-    """Give the demo workspace Sam's persona (unless the user already edited one there)."""
-    target = root / PERSONA_FILE
-    if not target.exists():
-        target.write_text((sample_dir() / PERSONA_FILE).read_text("utf-8"), "utf-8")
+    """Give the demo workspace Sam's persona and fact probes (`chatclone eval` reads
+    probes.jsonl from the workspace), unless the user already edited their own there."""
+    for name in (PERSONA_FILE, PROBES_FILE):
+        target = root / name
+        if not target.exists():
+            target.write_text((sample_dir() / name).read_text("utf-8"), "utf-8")
 
 
 def run_demo(ws: Workspace, train_steps: int) -> None:
@@ -72,7 +74,8 @@ def run_demo(ws: Workspace, train_steps: int) -> None:
     render.out.print(
         f"\n[bold]Next[/]\n"
         f"- `chatclone chat -w {ws.root}` to talk to this clone yourself;\n"
-        f"- `chatclone eval -w {ws.root} --base --probes PROBES.jsonl` to measure a clone again;\n"
+        f"- `chatclone eval -w {ws.root} --base` to measure it again (the probes are in "
+        f"{ws.root / PROBES_FILE});\n"
         f"- `chatclone train -w {ws.root} --epochs 3 --lr 1e-3` for a better one (about {_estimate(result)} on this machine), "
         "or `--backend openai` to fine-tune with OpenAI;\n"
         f"- `chatclone export -w {ws.root} --merged` for a model folder transformers and vLLM load;\n"
@@ -122,11 +125,11 @@ def _chat(ws: Workspace, run: str) -> None:
 
 
 def _eval(ws: Workspace, run: str) -> None:
-    probes = sample_dir() / PROBES_FILE
+    probes = ws.root / PROBES_FILE
     render.out.print(
         f"\n[bold]6. Measure it[/] against the base model: style on {DEMO_EVAL.heldout_turns} "
         f"held-out replies, facts on the sample's probes "
-        f"(`chatclone eval --base --run {run} --probes {PROBES_FILE}`)"
+        f"(`chatclone eval --base --run {run}`)"
     )
     options = EvalOptions([run], base=True, probes=probes, settings=DEMO_EVAL)
     with render.ProgressBars() as bars:
