@@ -353,3 +353,21 @@ def test_an_interrupted_write_leaves_nothing_behind(
     written = sorted(p.name for p in (ws.evals_dir / "again" / "generations").iterdir())
     assert written == ["r1.jsonl", "real.jsonl"]
     assert not (ws.evals_dir / "again.partial").exists()
+
+
+def test_a_failing_judge_costs_the_verdicts_not_the_replies(
+    ws: Workspace, probes: Path, fakes: dict[str, Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chatclone.evaluate.run as eval_run
+
+    class Unreachable:
+        def judge_all(self, pairs: Sequence[Any]) -> list[Any]:
+            raise ChatcloneError("the judge at http://127.0.0.1:9/v1 is unreachable")
+
+    monkeypatch.setattr(eval_run, "make_judge", lambda settings: Unreachable())
+    run_eval(ws, EvalOptions(["r1"], probes=probes, name="nojudge"))
+    folder = ws.evals_dir / "nojudge"
+    run = json.loads((folder / "report.json").read_text("utf-8"))["systems"][1]
+    assert run["facts"] is None and "unreachable" in run["facts_error"]
+    rows = [json.loads(x) for x in (folder / "generations" / "r1.jsonl").read_text().splitlines()]
+    assert {r["probe_id"] for r in rows if "probe_id" in r} == {p["id"] for p in PROBES}

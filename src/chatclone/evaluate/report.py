@@ -39,7 +39,7 @@ def write(
     for entry in data["systems"]:
         name = entry["name"]
         lines = _heldout_lines(turns, heldout.get(name))
-        lines += (entry.get("facts") or {}).get("probes", [])
+        lines += (entry.get("facts") or {}).get("probes") or entry.get("probe_replies", [])
         rows = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
         (partial / GENERATIONS_DIR / f"{name}.jsonl").write_text(rows, "utf-8")
     partial.rename(folder)

@@ -200,8 +200,14 @@ def _report(
         style = _style(replies.heldout, real, texts, settings.seed)
         style["authorship"] = rates[system.name]
         style["authorship_normalised"] = normalised(rates[system.name], base_rate, rates[REAL])
-        facts = _facts(probes, replies.probes, judge, settings.seed) if judge else None
-        entry = system.to_json() | {"style": style, "loss": replies.loss, "facts": facts}
+        entry = system.to_json() | {"style": style, "loss": replies.loss, "facts": None}
+        if judge is not None:
+            try:
+                entry["facts"] = _facts(probes, replies.probes, judge, settings.seed)
+            except ChatcloneError as e:  # an unreachable LLM judge must not cost the replies
+                say(f"No fact verdicts for {system.name}: {e}")
+                entry["facts_error"] = str(e)
+                entry["probe_replies"] = _unjudged(probes, replies.probes)
         entries.append(entry | {"seconds": replies.seconds})
     return {
         "name": name,
@@ -264,6 +270,13 @@ def _facts(probes: list[Probe], replies: list[str], judge: FactJudge, seed: int)
         for p, r, j in zip(probes, replies, judgements, strict=True)
     ]
     return facts
+
+
+def _unjudged(probes: list[Probe], replies: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"probe_id": p.id, "kind": p.kind, "question": p.question, "reply": r}
+        for p, r in zip(probes, replies, strict=True)
+    ]
 
 
 def _settings_json(options: EvalOptions, systems: list[System]) -> dict[str, Any]:
