@@ -21,6 +21,8 @@ from chatclone.errors import ChatcloneError
 from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
 from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
+from chatclone.memory.index import MemoryIndex
+from chatclone.memory.recall import recall as run_recall
 from chatclone.stats import collect_stats
 from chatclone.train import backend_for
 from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
@@ -527,6 +529,34 @@ def _eval_settings(
     settings = Workspace.resolve(workspace).settings().eval
     given: dict[str, Any] = {"heldout_turns": heldout, "max_new_tokens": max_new, "seed": seed}
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
+
+
+@app.command()
+def recall(
+    query: Annotated[str, typer.Argument(help="What to be reminded of, in any words.")],
+    k: Annotated[int, typer.Option("--k", help="How many messages to show.")] = 5,
+    before: Annotated[
+        str | None,
+        typer.Option(
+            "--before",
+            help="Only what was said before this date or date-time (2024-05-01, 2024-05-01T18:00).",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what the clone would be reminded of: your own messages that best match QUERY (full
+    text and meaning), with chat, time and what they answered. Indexes new messages first."""
+
+    ws = Workspace.resolve(workspace)
+    with MemoryIndex(ws) as index, render.ProgressBars(enabled=not as_json) as bars:
+        index.refresh(bars.start)
+        hits = run_recall(index, query, k, before)
+    if as_json:
+        _emit_json({"hits": [h.to_json() for h in hits]})
+    else:
+        render.recall_hits(hits)
 
 
 @app.command()

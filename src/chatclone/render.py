@@ -396,3 +396,17 @@ def verdicts(result: dict[str, Any]) -> None:
         value, counts = facts.get(key), facts["counts"].get(key)
         shown = "—" if value is None else f"{value:.2f} ({counts[0]}/{counts[1]})"
         out.print(f"{key.replace('_', ' ')}: {shown}")
+
+
+def recall_hits(hits: Iterable[Any]) -> None:
+    """Remembered messages, best first, each with where and when, and what it answered."""
+    shown = False
+    for n, hit in enumerate(hits, 1):
+        shown = True
+        out.print(f"[bold]{n}.[/] [dim]{escape(hit.chat)} · {hit.ts} · {escape(hit.sender)}[/]")
+        for line in hit.context.splitlines() if hit.context else []:
+            out.print(f"   [dim]› {escape(line)}[/]")
+        for line in hit.text.splitlines():
+            out.print(f"   {escape(line)}")
+    if not shown:
+        out.print("Nothing on record matches that.")

@@ -1,0 +1,274 @@
+"""The memory index: what the clone can be reminded of, kept in step with the store.
+
+Documents are the person's own text messages, two ways: each message alone (an exact word finds
+it), and each exchange: what the others wrote just before (within `CONTEXT_GAP`), then the
+person's whole burst of messages, so that "tonkotsu obviously" is found by a question about
+favourite food. Each keeps its chat, time and sender (an exchange: its first message's).
+
+The index lives in `memory/index.db` (SQLite, derived from the store and rebuilt from it at will):
+an FTS5 table with the `trigram` tokenizer (substring matching that needs no word boundaries, so
+Chinese, Japanese or Thai are searchable too) and one embedding per document (the packaged
+all-MiniLM-L6-v2, float16). It is refreshed on use whenever the store holds other messages than
+it was built from (after an ingest); embeddings are cached by text, so a refresh embeds only what
+is new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chatclone.embeddings import DefaultEmbedder, Embedder
+from chatclone.errors import ChatcloneError
+from chatclone.me import show_me
+from chatclone.messages import Kind
+from chatclone.workspace import Workspace
+
+INDEX_FILE = "index.db"
+CONTEXT_GAP = timedelta(hours=2)  # older messages are not what a reply answers
+CONTEXT_MESSAGES = 3
+BURST_GAP = timedelta(minutes=30)  # my messages closer than this are one turn
+EMBED_BATCH = 256
+DOCS_VERSION = 4
+EMBEDDED_KINDS = (
+    "exchange",
+    "asked",
+)  # a message alone is found by its words  # how documents are cut: a change rebuilds every index
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,          -- 'message' or 'exchange'
+    message TEXT NOT NULL,       -- the person's message this document stands for
+    chat TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,          -- the person's message
+    context TEXT NOT NULL,       -- what the others wrote just before ('' for none)
+    digest BLOB NOT NULL         -- of what is embedded
+);
+CREATE INDEX IF NOT EXISTS docs_ts ON docs (ts);
+CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
+    text, context, content='docs', content_rowid='id', tokenize='trigram'
+);
+CREATE TABLE IF NOT EXISTS vectors (digest BLOB PRIMARY KEY, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Doc:
+    kind: str
+    message: str  # a key of the person's message: chat, time, text
+    chat: str
+    ts: str
+    sender: str
+    text: str
+    context: str
+
+    @property
+    def embedded(self) -> str:
+        if self.kind == "asked":
+            return self.context
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+Progress = Callable[[str, int], Callable[[int], None] | None]
+
+
+class MemoryIndex:
+    """`memory/index.db` of a workspace; `refresh()` brings it in step with the store."""
+
+    def __init__(self, ws: Workspace, embedder: Embedder | None = None) -> None:
+        self.ws = ws
+        folder = ws.memory_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / INDEX_FILE
+        self.db = sqlite3.connect(self.path)
+        try:
+            self.db.executescript(SCHEMA)
+        except sqlite3.OperationalError as e:  # an SQLite built without FTS5
+            raise ChatcloneError(f"memory needs SQLite with FTS5 ({e})") from None
+        self._embedder = embedder
+        self._matrix: Any = None  # (vectors, doc ids, times), loaded on first search
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> MemoryIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = DefaultEmbedder()
+        return self._embedder
+
+    def refresh(self, progress: Progress | None = None) -> int:
+        """Rebuild the documents if the store changed since the last build; returns how many
+        texts had to be embedded (0 when the index was current)."""
+        stamp = _store_stamp(self.ws)
+        if self._state("store") == stamp:
+            return 0
+        docs = list(documents(self.ws))
+        new = self._embed_missing(docs, progress)
+        with self.db:
+            self.db.execute("DELETE FROM docs")
+            self.db.executemany(
+                "INSERT INTO docs (kind, message, chat, ts, sender, text, context, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        d.kind,
+                        d.message,
+                        d.chat,
+                        d.ts,
+                        d.sender,
+                        d.text,
+                        d.context,
+                        _digest(d.embedded),
+                    )
+                    for d in docs
+                ],
+            )
+            self.db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('rebuild')")
+            self._set_state("store", stamp)
+        self._matrix = None
+        return new
+
+    def _embed_missing(self, docs: list[Doc], progress: Progress | None) -> int:
+        have = {row[0] for row in self.db.execute("SELECT digest FROM vectors")}
+        todo: dict[bytes, str] = {}
+        for d in docs:
+            if d.kind not in EMBEDDED_KINDS:
+                continue
+            key = _digest(d.embedded)
+            if key not in have:
+                todo[key] = d.embedded
+        if not todo:
+            return 0
+        advance = progress("Indexing memory", len(todo)) if progress else None
+        keys = list(todo)
+        for start in range(0, len(keys), EMBED_BATCH):
+            chunk = keys[start : start + EMBED_BATCH]
+            vectors = self.embedder.encode([todo[k] for k in chunk])
+            with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO vectors (digest, vec) VALUES (?, ?)",
+                    [(k, _f16(v)) for k, v in zip(chunk, vectors, strict=True)],
+                )
+            if advance is not None:
+                advance(len(chunk))
+        return len(todo)
+
+    def matrix(self) -> tuple[Any, list[int], list[str], list[str]]:
+        """Every document's vector (rows), id, time and kind, loaded once."""
+        import numpy as np
+
+        if self._matrix is None:
+            rows = self.db.execute(
+                "SELECT d.id, d.ts, v.vec, d.kind FROM docs d JOIN vectors v ON v.digest = d.digest "
+                "ORDER BY d.id"
+            ).fetchall()
+            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
+            width = vectors.size // max(len(rows), 1)
+            self._matrix = (
+                vectors.reshape(len(rows), width).astype(np.float32) if rows else vectors,
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[3] for r in rows],
+            )
+        matrix: tuple[Any, list[int], list[str], list[str]] = self._matrix
+        return matrix
+
+    def _state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_state(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
+
+
+def documents(ws: Workspace) -> Iterator[Doc]:
+    """The person's text messages from the store, in time order: each message alone, and each
+    burst (their consecutive messages) with what the others wrote just before it."""
+    names = show_me(ws).names()
+    if not names:
+        raise ChatcloneError(
+            f"cannot tell whose memory to index in {ws.root}: say who you are with "
+            "`chatclone me NAME`"
+        )
+    chats: dict[str, _Chat] = {}
+    with ws.open_store() as store:
+        for m in store.iter_messages():
+            if m.kind != Kind.TEXT or not m.text.strip() or m.sender is None:
+                continue
+            chat = chats.setdefault(m.chat_id, _Chat())
+            at = _parse(m.ts)
+            if m.sender not in names:
+                yield from chat.close_burst()
+                chat.before.append((at, m.text))
+                continue
+            key = f"{m.chat_id}|{m.ts}|{m.text}"
+            yield Doc("message", key, m.chat, m.ts, m.sender, m.text, "")
+            if chat.burst and at - chat.burst[-1][0] > BURST_GAP:
+                yield from chat.close_burst()
+            chat.burst.append((at, key, m))
+    for chat in chats.values():
+        yield from chat.close_burst()
+
+
+class _Chat:
+    """One chat while documents are made: the others' latest messages and my open burst."""
+
+    def __init__(self) -> None:
+        self.before: deque[tuple[datetime, str]] = deque(maxlen=CONTEXT_MESSAGES)
+        self.burst: list[tuple[datetime, str, Any]] = []
+
+    def close_burst(self) -> Iterator[Doc]:
+        if not self.burst:
+            return
+        start, key, first = self.burst[0]
+        context = "\n".join(t for when, t in self.before if start - when <= CONTEXT_GAP)
+        text = "\n".join(m.text for _, _, m in self.burst)
+        if context or len(self.burst) > 1:
+            yield Doc("exchange", key, first.chat, first.ts, first.sender, text, context)
+        if context:  # a question like the one asked now finds the reply to it
+            yield Doc("asked", key, first.chat, first.ts, first.sender, text, context)
+        self.burst = []
+
+
+def _store_stamp(ws: Workspace) -> str:
+    """What the index was built from: the store's message count and who "me" is."""
+    with ws.open_store() as store:
+        count = store.count()
+    return f"{DOCS_VERSION}|{count}|{sorted(show_me(ws).names())}"
+
+
+def _parse(ts: str) -> datetime:
+    try:
+        return datetime.fromisoformat(ts)
+    except ValueError:
+        return datetime.min
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _f16(vector: Any) -> bytes:
+    import numpy as np
+
+    return bytes(np.asarray(vector, dtype=np.float16).tobytes())
+
+
+def index_path(ws: Workspace) -> Path:
+    return ws.memory_dir / INDEX_FILE
