@@ -35,7 +35,9 @@ CONTEXT_GAP = timedelta(hours=2)  # older messages are not what a reply answers
 CONTEXT_MESSAGES = 3
 BURST_GAP = timedelta(minutes=30)  # my messages closer than this are one turn
 EMBED_BATCH = 256
-DOCS_VERSION = 4
+DOCS_VERSION = 5
+EMBED_CONTEXT_CHARS = 240
+EMBED_TEXT_CHARS = 360
 EMBEDDED_KINDS = (
     "exchange",
     "asked",
@@ -73,9 +75,13 @@ class Doc:
 
     @property
     def embedded(self) -> str:
+        """What is embedded, cut to about what MiniLM was trained on (128 word pieces): the end
+        of what was asked, the beginning of the reply."""
+        context = self.context[-EMBED_CONTEXT_CHARS:]
         if self.kind == "asked":
-            return self.context
-        return f"{self.context}\n{self.text}" if self.context else self.text
+            return context
+        text = self.text[:EMBED_TEXT_CHARS]
+        return f"{context}\n{text}" if context else text
 
 
 Progress = Callable[[str, int], Callable[[int], None] | None]

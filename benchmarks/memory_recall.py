@@ -1,0 +1,117 @@
+"""Run: .venv/bin/python benchmarks/memory_recall.py [--messages 100000] [--queries 200]
+
+Memory at scale, on this machine: a generated export shaped like real chat (`build_dataset.py`'s
+generator, Sam in every conversation) is ingested, then the memory index is built with the real
+embedding model (documents per second, texts embedded per second), then `--queries` queries are
+timed one by one as a chat turn would run them (query embedding, full text, vectors, fusion):
+p50 and p95 in milliseconds. The baseline beside them: the embedding of the query alone, which
+every retrieval pays. `--hash-vectors` builds the index with vectors derived from each text's hash
+instead of the model (the search costs the same; its results mean nothing): to time retrieval at a
+size whose real embedding would take long; the queries are still embedded by the real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from build_dataset import ME, generate_conversations  # noqa: E402
+from chatclone.embeddings import DefaultEmbedder  # noqa: E402
+from chatclone.ingest import ingest  # noqa: E402
+from chatclone.me import set_me  # noqa: E402
+from chatclone.memory.index import MemoryIndex, documents  # noqa: E402
+from chatclone.memory.recall import recall  # noqa: E402
+from chatclone.workspace import Workspace  # noqa: E402
+
+QUERIES = [
+    "where are you flying from",
+    "how is the cat",
+    "what did the doctor say",
+    "are you free on saturday",
+    "what are you doing for your birthday",
+    "how was the concert",
+    "did you finish the report",
+    "do you want to get dinner",
+]
+
+
+class HashEmbedder:
+    """Unit vectors from a text's hash: the index's shape without the model's cost."""
+
+    def encode(self, texts: list[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+            v = np.random.default_rng(seed).standard_normal(384)
+            rows.append(v / np.linalg.norm(v))
+        return np.array(rows, dtype=np.float32)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--hash-vectors", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "WhatsApp Chat with Friends.txt"
+        generate_conversations(export, args.messages, seed=7)
+        ws = Workspace(Path(tmp) / "ws")
+        ingest(ws, [export])
+        set_me(ws, ME, [], unset=False)
+        started = time.perf_counter()
+        docs = sum(1 for _ in documents(ws))
+        cut = time.perf_counter() - started
+        with MemoryIndex(ws, HashEmbedder() if args.hash_vectors else None) as index:
+            started = time.perf_counter()
+            embedded = index.refresh()
+            build = time.perf_counter() - started
+            index._embedder = DefaultEmbedder()  # queries: always the real model
+            index.embedder.encode(["warm up"])
+            rng = random.Random(1)
+            queries = [rng.choice(QUERIES) + f" {rng.randint(1, 99)}" for _ in range(args.queries)]
+            recall(index, "warm up")  # loads the vectors once, as a chat's first turn does
+            took, embed_only = [], []
+            for q in queries:
+                started = time.perf_counter()
+                index.embedder.encode([q])
+                embed_only.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                recall(index, q, k=5)
+                took.append((time.perf_counter() - started) * 1000)
+    print(f"{args.messages} messages → {docs} documents (cut in {cut:.1f} s)")
+    how = " with hash vectors (not the model's time)" if args.hash_vectors else ""
+    print(
+        f"index build{how}: {build:.1f} s, {docs / build:.0f} documents/s, {embedded} texts embedded "
+        f"({embedded / build:.0f}/s)"
+    )
+    print(
+        f"recall per query: p50 {statistics.median(took):.1f} ms, p95 {percentile(took, 95):.1f} ms"
+    )
+    print(
+        f"query embedding alone: p50 {statistics.median(embed_only):.1f} ms "
+        f"(recall / embedding: {statistics.median(took) / statistics.median(embed_only):.2f}×)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
