@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chatclone.config import EvalSettings
 from chatclone.errors import ChatcloneError
 from chatclone.evaluate.probes import VERDICTS, FactJudge, Judgement, Probe
-from chatclone.openai.client import NO_KEY, api_errors, api_key, make_client
+from chatclone.openai.judge import WORKERS, JudgeEndpoint, judge_key
 
 PROMPT = (
     "You judge a chatbot that imitates one person, answering a friend's question about the "
@@ -36,15 +35,12 @@ PROMPT = (
     "A reply may name an old or wrong value only to deny it. Answer with one word: correct, wrong, "
     "abstain or hallucinated."
 )
-WORKERS = 4  # requests in flight at once: enough to hide the latency, gentle on a local server
 _VERDICT = re.compile(r"\b(" + "|".join(VERDICTS) + r")\b", re.I)
 
 
 class LLMFactJudge:
-    """Gives each reply a verdict through the chat completions API at `url` (ending in /v1).
-
-    `api_key` may be None: local servers need none. `key_env` only names where the key came from,
-    for the error that says it was refused. `client` replaces the SDK client (tests)."""
+    """Gives each reply a verdict through a `JudgeEndpoint` at `url` (ending in /v1); `client`
+    replaces the SDK client (tests)."""
 
     def __init__(
         self,
@@ -57,53 +53,24 @@ class LLMFactJudge:
         key_env: str | None = None,
         client: Any = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.model = model
-        self.key_env = key_env
-        self.workers = max(1, workers)
-        self.client = client or make_client(
-            api_key or NO_KEY,
-            base_url=self.url,
-            timeout=timeout,
-            max_retries=max_retries,
-            needed_by="the LLM fact judge ([eval] judge_url)",
-        )
+        self.endpoint = JudgeEndpoint(
+            url, model, name="fact judge", needed_by="the LLM fact judge ([eval] judge_url)",
+            api_key=api_key, timeout=timeout, max_retries=max_retries, workers=workers,
+            key_env=key_env, client=client,
+        )  # fmt: skip
 
     def judge_all(self, pairs: Sequence[tuple[Probe, str]]) -> list[Judgement]:
         """A judgement per pair, in the order given; the first error stops the rest."""
-        if not pairs:
-            return []
-        pool = ThreadPoolExecutor(min(self.workers, len(pairs)), thread_name_prefix="fact-judge")
-        futures = [pool.submit(self._one, probe, reply) for probe, reply in pairs]
-        try:
-            return [f.result() for f in futures]
-        finally:  # on an error, requests not yet sent never are
-            pool.shutdown(wait=False, cancel_futures=True)
+        return self.endpoint.each(self._one, pairs)
 
-    def _one(self, probe: Probe, reply: str) -> Judgement:
-        answer = self._ask(render_case(probe, reply))
+    def _one(self, pair: tuple[Probe, str]) -> Judgement:
+        answer = self.endpoint.ask(PROMPT, render_case(*pair), max_tokens=12)
         m = _VERDICT.search(answer)
         if m is None:
-            raise ChatcloneError(f"the fact judge at {self.url} answered {answer!r}, not a verdict")
-        return Judgement(m.group(1).lower(), f"LLM judge: {m.group(1).lower()}")
-
-    def _ask(self, user: str) -> str:
-        try:
-            with api_errors(f"the fact judge ({self.url})", self.key_env):
-                completion = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=[
-                        {"role": "system", "content": PROMPT},
-                        {"role": "user", "content": user},
-                    ],
-                    temperature=0,
-                    max_tokens=12,
-                )
-            return str(completion.choices[0].message.content)
-        except (AttributeError, IndexError, TypeError, ValueError):
             raise ChatcloneError(
-                f"the fact judge at {self.url} did not answer like an OpenAI-compatible API"
-            ) from None
+                f"the fact judge at {self.endpoint.url} answered {answer!r}, not a verdict"
+            )
+        return Judgement(m.group(1).lower(), f"LLM judge: {m.group(1).lower()}")
 
 
 def render_case(probe: Probe, reply: str) -> str:
@@ -136,10 +103,7 @@ class BackedJudge:
 
 def llm_judge_from_settings(settings: EvalSettings) -> LLMFactJudge:
     """The configured LLM judge; `judge_url` must be set."""
-    if not settings.judge_model:
-        raise ChatcloneError("[eval] judge_url is set but judge_model is not: name the model")
+    settings.check()  # judge_url needs judge_model
     env = settings.judge_api_key_env
-    key = api_key(env) if env else None
-    if env and not key:
-        raise ChatcloneError(f"[eval] judge_api_key_env names ${env}, which is not set")
+    key = judge_key(env, "[eval] judge_api_key_env")
     return LLMFactJudge(settings.judge_url, settings.judge_model, key, key_env=env or None)

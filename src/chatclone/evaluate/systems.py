@@ -10,7 +10,6 @@ rerun with the same settings writes the same replies.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from chatclone.chat import generator_for
 from chatclone.chat.engine import OPENAI_PREFIX, split_bubbles
 from chatclone.chat.generation import GenerationSettings, Generator, GeneratorSpec
 from chatclone.errors import ChatcloneError
+from chatclone.openai.client import in_flight
 from chatclone.prompt import ChatMessage
 from chatclone.train import runs
 from chatclone.workspace import Workspace
@@ -143,14 +143,7 @@ def _one_by_one(
             advance(1)
         return _bubbles(text)
 
-    if not prompts:
-        return []
-    pool = ThreadPoolExecutor(min(WORKERS, len(prompts)), thread_name_prefix="eval")
-    futures = [pool.submit(one, k) for k in range(len(prompts))]
-    try:
-        return [f.result() for f in futures]
-    finally:  # on an error, replies not yet asked for never are
-        pool.shutdown(wait=False, cancel_futures=True)
+    return in_flight(one, range(len(prompts)), WORKERS, "eval")
 
 
 def _seeded(settings: GenerationSettings, k: int) -> GenerationSettings:

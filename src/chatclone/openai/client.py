@@ -9,10 +9,11 @@ needed, with an install hint when it is missing; `make_client()` the only factor
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatclone.errors import ChatcloneError
 
@@ -24,6 +25,8 @@ INSTALL_HINT = "pip install 'chatclone[train]'"
 # The SDK refuses to build a client without a key; a local server (llama.cpp, vLLM) asks for none
 # and ignores this one. Passing it also keeps the SDK from sending OPENAI_API_KEY there instead.
 NO_KEY = "not-needed"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class APIFailure(ChatcloneError):
@@ -109,3 +112,19 @@ def api_errors(who: str = "OpenAI", key_env: str | None = KEY_ENV) -> Iterator[N
 def _message(error: Exception) -> str:
     message = getattr(error, "message", None)
     return message if isinstance(message, str) else str(error)
+
+
+def in_flight(
+    work: Callable[[T], R], items: Sequence[T], workers: int, name: str = "requests"
+) -> list[R]:
+    """`work(item)` for each item with up to `workers` requests in flight (enough to hide an
+    endpoint's latency, gentle on a local server); results in the order given. The first error
+    stops the rest: requests not yet sent never are."""
+    if not items:
+        return []
+    pool = ThreadPoolExecutor(min(max(1, workers), len(items)), thread_name_prefix=name)
+    futures = [pool.submit(work, item) for item in items]
+    try:
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -11,12 +11,15 @@ retries with backoff (on 408, 429 and 5xx answers and lost connections) and its 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from chatclone.config import DatasetSettings
 from chatclone.errors import ChatcloneError
-from chatclone.openai.client import NO_KEY, api_errors, api_key, make_client
+from chatclone.openai.client import NO_KEY, api_errors, api_key, in_flight, make_client
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 PROMPT = (
     "You rate chat replies for a dataset that teaches a model to text like one person. Rate how "
@@ -28,11 +31,76 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 WORKERS = 4  # requests in flight at once: enough to hide the latency, gentle on a local server
 
 
-class LLMJudge:
-    """Scores replies through the chat completions API at `url` (an API base URL ending in /v1).
+class JudgeEndpoint:
+    """An OpenAI-compatible chat completions endpoint at `url` (ending in /v1) that answers a
+    judge's questions in a few words: the dataset's reply rater and eval's fact judge alike.
 
     `api_key` may be None: local servers need none. `key_env` only names where the key came from,
-    for the error that says it was refused."""
+    for the error that says it was refused. `name` ("judge", "fact judge") starts its errors;
+    `client` replaces the SDK client (tests)."""
+
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        name: str,
+        needed_by: str,
+        api_key: str | None = None,
+        timeout: float = 60,
+        max_retries: int = 2,
+        workers: int = WORKERS,
+        key_env: str | None = None,
+        client: Any = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.model = model
+        self.name = name
+        self.key_env = key_env
+        self.workers = max(1, workers)
+        self.client = client or make_client(
+            api_key or NO_KEY,
+            base_url=self.url,
+            timeout=timeout,
+            max_retries=max_retries,
+            needed_by=needed_by,
+        )
+
+    def each(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """`work` for each item, a few requests in flight; the first error stops the rest."""
+        return in_flight(work, items, self.workers, self.name.replace(" ", "-"))
+
+    def ask(self, system: str, user: str, max_tokens: int) -> str:
+        """The endpoint's answer to one question, greedy."""
+        try:
+            with api_errors(f"the {self.name} ({self.url})", self.key_env):
+                completion = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=[
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": user},
+                    ],
+                    temperature=0,
+                    max_tokens=max_tokens,
+                )
+            return str(completion.choices[0].message.content)
+        except (AttributeError, IndexError, TypeError, ValueError):
+            raise ChatcloneError(
+                f"the {self.name} at {self.url} did not answer like an OpenAI-compatible API"
+            ) from None
+
+
+def judge_key(env: str, setting: str) -> str | None:
+    """The key a judge endpoint's settings name (None when they name none); an error when the
+    variable they name is not set."""
+    key = api_key(env) if env else None
+    if env and not key:
+        raise ChatcloneError(f"{setting} names ${env}, which is not set")
+    return key
+
+
+class LLMJudge:
+    """Scores replies through a `JudgeEndpoint` at `url` (an API base URL ending in /v1)."""
 
     def __init__(
         self,
@@ -44,56 +112,27 @@ class LLMJudge:
         workers: int = WORKERS,
         key_env: str | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.model = model
         self.api_key = api_key
         self.key_env = key_env
-        self.workers = max(1, workers)
-        self.client = make_client(
-            api_key or NO_KEY,
-            base_url=self.url,
-            timeout=timeout,
-            max_retries=max_retries,
-            needed_by="the LLM judge (judge_url)",
-        )
+        self.endpoint = JudgeEndpoint(
+            url, model, name="judge", needed_by="the LLM judge (judge_url)", api_key=api_key,
+            timeout=timeout, max_retries=max_retries, workers=workers, key_env=key_env,
+        )  # fmt: skip
 
     def score(self, replies: Sequence[str], contexts: Sequence[str]) -> list[float]:
         """A 0–1 score per reply, in the order given; the first error stops the rest."""
-        pairs = list(zip(replies, contexts, strict=True))
-        if not pairs:
-            return []
-        pool = ThreadPoolExecutor(min(self.workers, len(pairs)), thread_name_prefix="judge")
-        futures = [pool.submit(self._one, reply, context) for reply, context in pairs]
-        try:
-            return [f.result() for f in futures]
-        finally:  # on an error, requests not yet sent never are
-            pool.shutdown(wait=False, cancel_futures=True)
+        return self.endpoint.each(self._one, list(zip(replies, contexts, strict=True)))
 
-    def _one(self, reply: str, context: str) -> float:
+    def _one(self, pair: tuple[str, str]) -> float:
+        reply, context = pair
         user = f"MESSAGE: {context or '(none: the person starts the conversation)'}\nREPLY: {reply}"
-        answer = self._ask(user)
+        answer = self.endpoint.ask(PROMPT, user, max_tokens=5)
         m = _NUMBER.search(answer)
         if m is None:
-            raise ChatcloneError(f"the judge at {self.url} answered {answer!r}, not a number")
-        return min(10.0, float(m.group())) / 10
-
-    def _ask(self, user: str) -> str:
-        try:
-            with api_errors(f"the judge ({self.url})", self.key_env):
-                completion = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=[
-                        {"role": "system", "content": PROMPT},
-                        {"role": "user", "content": user},
-                    ],
-                    temperature=0,
-                    max_tokens=5,
-                )
-            return str(completion.choices[0].message.content)
-        except (AttributeError, IndexError, TypeError, ValueError):
             raise ChatcloneError(
-                f"the judge at {self.url} did not answer like an OpenAI-compatible API"
-            ) from None
+                f"the judge at {self.endpoint.url} answered {answer!r}, not a number"
+            )
+        return min(10.0, float(m.group())) / 10
 
 
 def judge_from_settings(ds: DatasetSettings) -> LLMJudge | None:
@@ -102,7 +141,6 @@ def judge_from_settings(ds: DatasetSettings) -> LLMJudge | None:
         return None
     if not ds.judge_model:
         raise ChatcloneError("judge_url is set but judge_model is not: name the model to ask")
-    key = api_key(ds.judge_api_key_env) if ds.judge_api_key_env else None
-    if ds.judge_api_key_env and not key:
-        raise ChatcloneError(f"judge_api_key_env names ${ds.judge_api_key_env}, which is not set")
-    return LLMJudge(ds.judge_url, ds.judge_model, key, key_env=ds.judge_api_key_env or None)
+    env = ds.judge_api_key_env
+    key = judge_key(env, "judge_api_key_env")
+    return LLMJudge(ds.judge_url, ds.judge_model, key, key_env=env or None)
