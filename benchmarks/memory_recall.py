@@ -19,16 +19,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from build_dataset import ME, generate_conversations  # noqa: E402
-from chatclone.embeddings import DefaultEmbedder  # noqa: E402
+from chatclone.embeddings import DefaultEmbedder, HashEmbedder  # noqa: E402
 from chatclone.ingest import ingest  # noqa: E402
 from chatclone.me import set_me  # noqa: E402
-from chatclone.memory.index import MemoryIndex, documents  # noqa: E402
+from chatclone.memory.index import MemoryIndex, documents, my_names  # noqa: E402
 from chatclone.memory.recall import recall  # noqa: E402
 from chatclone.workspace import Workspace  # noqa: E402
 
@@ -42,22 +41,6 @@ QUERIES = [
     "did you finish the report",
     "do you want to get dinner",
 ]
-
-
-class HashEmbedder:
-    """Unit vectors from a text's hash: the index's shape without the model's cost."""
-
-    def encode(self, texts: list[str]) -> Any:
-        import hashlib
-
-        import numpy as np
-
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
-            v = np.random.default_rng(seed).standard_normal(384)
-            rows.append(v / np.linalg.norm(v))
-        return np.array(rows, dtype=np.float32)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -78,7 +61,7 @@ def main() -> int:
         ingest(ws, [export])
         set_me(ws, ME, [], unset=False)
         started = time.perf_counter()
-        docs = sum(1 for _ in documents(ws))
+        docs = sum(1 for _ in documents(ws, my_names(ws)))
         cut = time.perf_counter() - started
         with MemoryIndex(ws, HashEmbedder() if args.hash_vectors else None) as index:
             started = time.perf_counter()

@@ -4,35 +4,20 @@ embedding model."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
+from chatclone.embeddings import HashEmbedder
 from chatclone.errors import ChatcloneError
-from chatclone.memory.index import MemoryIndex, documents
+from chatclone.memory.index import MemoryIndex, documents, my_names
 from chatclone.memory.recall import recall
 from chatclone.workspace import Workspace
 
 from helpers import SAMPLE, android_export, cli
 
 QUESTIONS = Path(__file__).parent / "fixtures" / "memory" / "recall_questions.jsonl"
-
-
-class HashEmbedder:
-    """Deterministic unit vectors from a text's hash: no model, for tests about everything but
-    meaning."""
-
-    def encode(self, texts: list[str]) -> Any:
-        rows = []
-        for text in texts:
-            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
-            v = np.random.default_rng(seed).standard_normal(384)
-            rows.append(v / np.linalg.norm(v))
-        return np.array(rows, dtype=np.float32)
 
 
 def chat(folder: Path, name: str, lines: list[str]) -> Path:
@@ -62,7 +47,7 @@ def small(tmp_path: Path) -> Workspace:
 def test_documents_are_my_messages_and_my_bursts_with_what_they_answered(
     small: Workspace,
 ) -> None:
-    docs = list(documents(small))
+    docs = list(documents(small, my_names(small)))
     mine = [d for d in docs if d.kind == "message"]
     assert [d.text for d in mine] == [
         "我去了杭州看西湖",
@@ -111,8 +96,11 @@ def test_without_me_the_index_says_what_to_do(tmp_path: Path) -> None:
     export = chat(tmp_path, "A", ["01/03/2024, 10:00 - A: hi", "01/03/2024, 10:01 - B: hey"])
     ws = Workspace(tmp_path / "ws")
     assert cli("ingest", export, "-w", ws.root).code == 0
-    with pytest.raises(ChatcloneError, match="chatclone me NAME"):
-        list(documents(ws))
+    with (
+        MemoryIndex(ws, HashEmbedder()) as index,
+        pytest.raises(ChatcloneError, match="chatclone me NAME"),
+    ):
+        index.refresh()
 
 
 # --- the demo sample, with the real embedding model -------------------------------------------

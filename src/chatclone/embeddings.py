@@ -46,3 +46,23 @@ class DefaultEmbedder:
         return self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
+
+
+class HashEmbedder:
+    """Unit vectors drawn from each text's hash: an index's shape and search cost without a
+    model's time, and without meaning. For tests and for timing retrieval at scale."""
+
+    def __init__(self, width: int = 384) -> None:
+        self.width = width
+
+    def encode(self, texts: list[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+            v = np.random.default_rng(seed).standard_normal(self.width)
+            rows.append(v / np.linalg.norm(v))
+        return np.array(rows, dtype=np.float32)

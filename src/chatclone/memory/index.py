@@ -35,13 +35,11 @@ CONTEXT_GAP = timedelta(hours=2)  # older messages are not what a reply answers
 CONTEXT_MESSAGES = 3
 BURST_GAP = timedelta(minutes=30)  # my messages closer than this are one turn
 EMBED_BATCH = 256
-DOCS_VERSION = 5
+DOCS_VERSION = 5  # how documents are cut: a change rebuilds every index
 EMBED_CONTEXT_CHARS = 240
 EMBED_TEXT_CHARS = 360
-EMBEDDED_KINDS = (
-    "exchange",
-    "asked",
-)  # a message alone is found by its words  # how documents are cut: a change rebuilds every index
+# Whole exchanges carry the meaning; a message alone embeds poorly and is found by its words.
+EMBEDDED_KINDS = ("exchange", "asked")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     id INTEGER PRIMARY KEY,
@@ -121,10 +119,11 @@ class MemoryIndex:
     def refresh(self, progress: Progress | None = None) -> int:
         """Rebuild the documents if the store changed since the last build; returns how many
         texts had to be embedded (0 when the index was current)."""
-        stamp = _store_stamp(self.ws)
+        names = my_names(self.ws)
+        stamp = _store_stamp(self.ws, names)
         if self._state("store") == stamp:
             return 0
-        docs = list(documents(self.ws))
+        docs = list(documents(self.ws, names))
         new = self._embed_missing(docs, progress)
         with self.db:
             self.db.execute("DELETE FROM docs")
@@ -175,24 +174,25 @@ class MemoryIndex:
                 advance(len(chunk))
         return len(todo)
 
-    def matrix(self) -> tuple[Any, list[int], list[str], list[str]]:
-        """Every document's vector (rows), id, time and kind, loaded once."""
+    def matrix(self) -> tuple[Any, list[int], Any]:
+        """The embedded documents' vectors (rows), ids and times, loaded once."""
         import numpy as np
 
         if self._matrix is None:
+            kinds = ", ".join("?" * len(EMBEDDED_KINDS))
             rows = self.db.execute(
-                "SELECT d.id, d.ts, v.vec, d.kind FROM docs d JOIN vectors v ON v.digest = d.digest "
-                "ORDER BY d.id"
+                "SELECT d.id, d.ts, v.vec FROM docs d JOIN vectors v ON v.digest = d.digest "
+                f"WHERE d.kind IN ({kinds}) ORDER BY d.id",
+                EMBEDDED_KINDS,
             ).fetchall()
             vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
             width = vectors.size // max(len(rows), 1)
             self._matrix = (
                 vectors.reshape(len(rows), width).astype(np.float32) if rows else vectors,
                 [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[3] for r in rows],
+                np.array([r[1] for r in rows]),
             )
-        matrix: tuple[Any, list[int], list[str], list[str]] = self._matrix
+        matrix: tuple[Any, list[int], Any] = self._matrix
         return matrix
 
     def _state(self, key: str) -> str | None:
@@ -203,15 +203,21 @@ class MemoryIndex:
         self.db.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, value))
 
 
-def documents(ws: Workspace) -> Iterator[Doc]:
-    """The person's text messages from the store, in time order: each message alone, and each
-    burst (their consecutive messages) with what the others wrote just before it."""
+def my_names(ws: Workspace) -> set[str]:
+    """The sender names that are the person; a clear error when nobody can tell."""
     names = show_me(ws).names()
     if not names:
         raise ChatcloneError(
             f"cannot tell whose memory to index in {ws.root}: say who you are with "
             "`chatclone me NAME`"
         )
+    return names
+
+
+def documents(ws: Workspace, names: set[str]) -> Iterator[Doc]:
+    """The person's text messages (sent under `names`) from the store, in time order: each
+    message alone, and each burst (their consecutive messages) with what the others wrote just
+    before it."""
     chats: dict[str, _Chat] = {}
     with ws.open_store() as store:
         for m in store.iter_messages():
@@ -252,11 +258,11 @@ class _Chat:
         self.burst = []
 
 
-def _store_stamp(ws: Workspace) -> str:
+def _store_stamp(ws: Workspace, names: set[str]) -> str:
     """What the index was built from: the store's message count and who "me" is."""
     with ws.open_store() as store:
         count = store.count()
-    return f"{DOCS_VERSION}|{count}|{sorted(show_me(ws).names())}"
+    return f"{DOCS_VERSION}|{count}|{sorted(names)}"
 
 
 def _parse(ts: str) -> datetime:

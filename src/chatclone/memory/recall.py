@@ -16,16 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from chatclone.errors import ChatcloneError
-from chatclone.memory.index import EMBEDDED_KINDS, MemoryIndex
+from chatclone.memory.index import MemoryIndex
 
 CANDIDATES = 50
 RRF_K = 60
 # Measured on the demo's paraphrase questions (tests/fixtures/memory): words in common are rare
 # there, so full text weighs half; it still decides when a rare word (a name, a place) is shared.
 FULL_TEXT_WEIGHT = 0.5
-# Whole exchanges carry the meaning; single messages alone embed poorly (and are not embedded)
-# but match words exactly.
-SEMANTIC_KINDS = EMBEDDED_KINDS
 _WORDS = re.compile(r"\w+")
 # Han, kana, Hangul and Thai: written without spaces between words.
 _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -188,14 +185,12 @@ def _terms(query: str) -> tuple[list[str], list[str]]:
 def _semantic(index: MemoryIndex, query: str, before: str | None) -> list[int]:
     import numpy as np
 
-    vectors, ids, times, kinds = index.matrix()
+    vectors, ids, times = index.matrix()
     if not ids:
         return []
     q = np.asarray(index.embedder.encode([query])[0], dtype=np.float32)
     scores = vectors @ q
-    keep = np.isin(np.array(kinds), SEMANTIC_KINDS)
     if before:
-        keep &= np.array(times) < before
-    scores = np.where(keep, scores, -np.inf)
+        scores = np.where(times < before, scores, -np.inf)
     top = np.argsort(-scores)[:CANDIDATES]
     return [ids[i] for i in top if np.isfinite(scores[i])]
