@@ -93,9 +93,9 @@ class LocalGenerator:
         width = max(len(r) for r in rows) - shared
         ids = torch.full((len(rows), shared + width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
+        ids[:, :shared], mask[:, :shared] = torch.tensor(rows[0][:shared], dtype=torch.long), 1
         for i, row in enumerate(rows):
             own = row[shared:]
-            ids[i, :shared], mask[i, :shared] = torch.tensor(row[:shared], dtype=torch.long), 1
             ids[i, shared + width - len(own) :] = torch.tensor(own)
             mask[i, shared + width - len(own) :] = 1
         kwargs = self._sampling_kwargs(settings)

@@ -94,7 +94,11 @@ def run_eval(
         for s in systems
     }
     data = _report(name, build, options, systems, turns, texts, probes, written, judge, say)
-    data["heldout"]["sessions"] = samples
+    data["heldout"] = {
+        "turns": len(turns),
+        "sessions": samples,
+        "training_replies": len(texts.person),
+    }
     data["seconds"] = round(time.perf_counter() - started, 1)
     reports.write(folder, data, turns, {s.name: written[s.name].heldout for s in systems})
     data["path"] = str(folder)
@@ -214,7 +218,6 @@ def _report(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": build.name,
         "settings": _settings_json(options, systems),
-        "heldout": {"turns": len(turns), "training_replies": len(texts.person)},
         "authorship_model": classifier_info,
         "systems": entries,
         "examples": reports.examples(turns, systems, written),
