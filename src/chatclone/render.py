@@ -30,7 +30,7 @@ from rich.table import Table
 
 from chatclone.dataset.report import TRAIN_FILE, BuildReport
 from chatclone.dataset.tokens import render_for_model
-from chatclone.evaluate.report import table_rows
+from chatclone.evaluate.table import table_rows
 from chatclone.me import MeDecision
 from chatclone.messages import Kind, Message
 from chatclone.openai.report import JobEvent, event_line
