@@ -56,21 +56,10 @@ def heldout_turns(dataset_dir: Path, limit: int = 0) -> tuple[list[HeldOutTurn],
         for i, message in enumerate(messages):
             if message.get("role") != ASSISTANT or i == 0:
                 continue
-            context = [_plain(m) for m in messages[:i]]
-            key = (context[0]["content"], context[-1]["content"], str(message["content"]))
-            if i == 2 and key == last:  # a window opens with the one before's last exchange
+            if i == 2 and _exchange(messages, i) == last:  # a window opens with the one before's
                 continue
-            turns.append(HeldOutTurn(context, str(message["content"])))
-        final = messages[-2:] if len(messages) >= 3 else []
-        last = (
-            (
-                str(messages[0].get("content")),
-                str(final[0].get("content")),
-                str(final[1].get("content")),
-            )
-            if final
-            else None
-        )
+            turns.append(HeldOutTurn([_plain(m) for m in messages[:i]], str(message["content"])))
+        last = _exchange(messages, len(messages) - 1) if len(messages) >= 3 else None
     if not turns:
         raise ChatcloneError(
             f"{path} holds no replies to evaluate on: rebuild the dataset with a validation "
@@ -115,6 +104,12 @@ def _without_senders(text: str) -> str:
     if all(_SENDER.match(line) for line in lines):
         return "\n".join(_SENDER.sub("", line, count=1) for line in lines)
     return text
+
+
+def _exchange(messages: list[dict[str, object]], i: int) -> tuple[str, str, str]:
+    """The exchange ending at message `i` of a sample, with the sample's system prompt."""
+    return (str(messages[0].get("content")), str(messages[i - 1].get("content")),
+            str(messages[i].get("content")))  # fmt: skip
 
 
 def _plain(message: dict[str, object]) -> ChatMessage:
