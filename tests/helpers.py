@@ -54,7 +54,9 @@ def build_sample(ws: Path, persona: bool = False) -> Path:
     assert cli("ingest", *SAMPLE.values(), "-w", ws).code == 0
     if persona:
         prepare_demo(ws)
-    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", "--name", "sample")
+    run = cli(
+        "build", "-w", ws, "--json", "--no-low-info-filter", "--no-memory", "--name", "sample"
+    )
     assert run.code == 0, run.err
     return ws
 

@@ -32,7 +32,7 @@ def ws(ingested: Path, tmp_path: Path) -> Path:
 
 
 def build(ws: Path, *args: str) -> dict[str, object]:
-    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", *args)
+    run = cli("build", "-w", ws, "--json", "--no-low-info-filter", "--no-memory", *args)
     assert run.code == 0, run.err
     return json.loads(run.out)  # type: ignore[no-any-return]
 
@@ -113,11 +113,11 @@ def test_private_data_is_pseudonymised_and_the_mapping_stays_out(ws: Path) -> No
 
 def test_build_errors_are_clear(ws: Path, tmp_path: Path) -> None:
     build(ws, "--name", "taken")
-    again = cli("build", "-w", ws, "--name", "taken", "--no-low-info-filter")
+    again = cli("build", "-w", ws, "--name", "taken", "--no-low-info-filter", "--no-memory")
     assert again.code == 1 and "already exists" in again.err
-    bad = cli("build", "-w", ws, "--format", "csv", "--no-low-info-filter")
+    bad = cli("build", "-w", ws, "--format", "csv", "--no-low-info-filter", "--no-memory")
     assert bad.code == 1 and "unknown format 'csv'" in bad.err
-    gap = cli("build", "-w", ws, "--session-gap", "soon", "--no-low-info-filter")
+    gap = cli("build", "-w", ws, "--session-gap", "soon", "--no-low-info-filter", "--no-memory")
     assert gap.code == 1 and "not a duration" in gap.err
     empty = tmp_path / "nobody"
     assert cli("ingest", SAMPLE["WhatsApp Chat with Jordan.txt"], "-w", empty).code == 0
@@ -126,19 +126,28 @@ def test_build_errors_are_clear(ws: Path, tmp_path: Path) -> None:
 
 
 def test_preview_prints_samples_in_the_models_chat_format(ws: Path) -> None:
-    run = cli("build", "-w", ws, "--no-low-info-filter", "--preview", "2")
+    run = cli("build", "-w", ws, "--no-low-info-filter", "--no-memory", "--preview", "2")
     assert run.code == 0, run.err
     assert run.out.count("<|im_start|>system") == 2
     assert "sample 2" in run.out and "sample 3" not in run.out
     scripted = cli(
-        "build", "-w", ws, "--no-low-info-filter", "--preview", "1", "--json", "--name", "j"
+        "build",
+        "-w",
+        ws,
+        "--no-low-info-filter",
+        "--no-memory",
+        "--preview",
+        "1",
+        "--json",
+        "--name",
+        "j",
     )
     assert json.loads(scripted.out)["samples"]  # stdout stays one JSON document
     assert "<|im_start|>system" in scripted.err
 
 
 def test_low_information_replies_stay_as_context_only(ws: Path) -> None:
-    run = cli("build", "-w", ws, "--json", "--name", "li")
+    run = cli("build", "-w", ws, "--json", "--name", "li", "--no-memory")
     assert run.code == 0, run.err
     report = json.loads(run.out)
     assert report["drops"]["low_information_reply"] > 10
@@ -159,7 +168,7 @@ def test_default_embedder_loads_offline() -> None:
 
 @pytest.mark.parametrize("name", ["../x", "my data", "a/b", ".hidden", ""])
 def test_a_dataset_name_is_one_folder_name(ws: Path, name: str) -> None:
-    run = cli("build", "-w", ws, "--no-low-info-filter", "--name", name)
+    run = cli("build", "-w", ws, "--no-low-info-filter", "--no-memory", "--name", name)
     assert run.code != 0
     assert f"'{name}' is not a usable dataset name" in run.err
     assert len(run.err.strip().splitlines()) == 1 and "Traceback" not in run.err
@@ -167,6 +176,6 @@ def test_a_dataset_name_is_one_folder_name(ws: Path, name: str) -> None:
 
 
 def test_bad_settings_are_refused_before_anything_is_built(ws: Path) -> None:
-    run = cli("build", "-w", ws, "--session-gap", "soon")
+    run = cli("build", "-w", ws, "--session-gap", "soon", "--no-memory")
     assert run.code != 0 and "'soon' is not a duration" in run.err
     assert not (ws / "datasets").exists()

@@ -225,7 +225,8 @@ def test_once_json(ws: Path, tiny: str) -> None:
     run = cli("chat", "-w", ws, "--once", "hi", "--json", "--max-new-tokens", "16", "--seed", "1")
     assert run.code == 0, run.err
     data = run.json()
-    assert set(data) == {"reply", "bubbles", "run", "model"}
+    assert set(data) == {"reply", "bubbles", "run", "model", "memory"}
+    assert data["memory"] is False  # nothing stored in this workspace to remember
     assert (data["run"], data["model"]) == (RUN, tiny)
     assert data["reply"] == "\n".join(data["bubbles"])
 
@@ -456,6 +457,7 @@ def test_openai_run_streams_with_the_training_prompt(
         "bubbles": ["on my way", "see you soon"],
         "run": "ft1",
         "model": f"openai:{FT_MODEL}",
+        "memory": False,
     }
     (body,) = openai_replay
     assert (body["model"], body["stream"], body["max_completion_tokens"]) == (FT_MODEL, True, 50)

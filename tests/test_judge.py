@@ -188,12 +188,12 @@ def test_a_configured_judge_changes_which_replies_are_trained_on(
     ws = tmp_path / "ws"
     assert cli("ingest", SAMPLE["WhatsApp Chat with Family.txt"], "-w", ws).code == 0
     cli("me", "Sam Rivera", "-w", ws)
-    plain = json.loads(cli("build", "-w", ws, "--json", "--name", "plain").out)
+    plain = json.loads(cli("build", "-w", ws, "--json", "--name", "plain", "--no-memory").out)
     settings = (ws / "chatclone.toml").read_text()
     settings = settings.replace('judge_url = ""', f'judge_url = "{url(server)}"')
     (ws / "chatclone.toml").write_text(settings.replace('judge_model = ""', 'judge_model = "j"'))
     server.answer = "0"  # the judge finds everything but the cat uninformative
-    judged = json.loads(cli("build", "-w", ws, "--json", "--name", "judged").out)
+    judged = json.loads(cli("build", "-w", ws, "--json", "--name", "judged", "--no-memory").out)
     # One request per reply of mine, each with the message it answers, already pseudonymised.
     replies = [r[2]["messages"][1]["content"].split("\nREPLY: ", 1)[1] for r in server.requests]
     written = {

@@ -21,7 +21,8 @@ from chatclone.errors import ChatcloneError
 from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
 from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
-from chatclone.memory.index import MemoryIndex
+from chatclone.memory.facts_cli import facts_app
+from chatclone.memory.index import MemoryIndex, index_path
 from chatclone.memory.recall import recall as run_recall
 from chatclone.stats import collect_stats
 from chatclone.train import backend_for
@@ -106,6 +107,9 @@ def ingest(
     ws = Workspace.resolve(workspace)
     with render.ProgressBars(enabled=not as_json) as bars:
         result = run_ingest(ws, paths, progress=bars.start, strict=strict)
+        if index_path(ws).exists():  # memory was used: keep it in step with the store
+            with MemoryIndex(ws) as index:
+                index.refresh(bars.start)
     if as_json:
         _emit_json(result.to_json())
     else:
@@ -214,6 +218,12 @@ def build(
             show_default=False,
         ),
     ] = None,
+    memory: Annotated[
+        bool | None,
+        typer.Option(
+            "--memory/--no-memory", help=_setting(DatasetSettings, "memory"), show_default=False
+        ),
+    ] = None,
     price: Annotated[
         float | None,
         typer.Option(
@@ -232,7 +242,8 @@ def build(
     long silences, you as the assistant, private data pseudonymised, every drop counted by reason."""
 
     overrides = {k: v for k, v in (("session_gap", session_gap), ("pseudonymize_names", pseudonymize_names),
-                                   ("low_info_filter", low_info_filter)) if v is not None}  # fmt: skip
+                                   ("low_info_filter", low_info_filter), ("memory", memory))
+                 if v is not None}  # fmt: skip
     options = BuildOptions(name, ("openai", *(fmt or [])), price, overrides)
     with render.Steps(enabled=not as_json) as steps:
         options.progress = steps.step
@@ -430,12 +441,22 @@ def chat(
         int | None,
         typer.Option("--seed", help="Fix sampling for reproducible replies.", show_default=False),
     ] = None,
+    memory: Annotated[
+        bool,
+        typer.Option(
+            "--memory/--no-memory",
+            help="Remind the clone every turn of the facts and past messages on record that "
+            "the conversation touches (see `chatclone recall` and `chatclone facts`).",
+        ),
+    ] = True,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Chat with your clone in the terminal (streamed; /reset starts over, /exit quits)."""
 
-    options = ChatOptions(run, model, once, partner, max_new_tokens, temperature, seed, as_json)
+    options = ChatOptions(
+        run, model, once, partner, max_new_tokens, temperature, seed, as_json, memory
+    )
     run_chat(Workspace.resolve(workspace), options)
 
 
@@ -500,6 +521,15 @@ def eval_(
     seed: Annotated[
         int | None, typer.Option("--seed", help=_setting(EvalSettings, "seed"), show_default=False)
     ] = None,
+    memory: Annotated[
+        str,
+        typer.Option(
+            "--memory",
+            help="Prompts with the memory block or without: 'as-trained' (each run as its "
+            "dataset was built, the base model as the dataset), 'on', 'off', or 'both' (every "
+            "system twice, NAME and NAME+memory: the ablation of memory and grounding).",
+        ),
+    ] = "as-trained",
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -516,7 +546,7 @@ def eval_(
     settings = _eval_settings(workspace, heldout_turns, max_new_tokens, seed)
     default_probes = ws.root / "probes.jsonl"
     probes = probes or (default_probes if default_probes.is_file() else None)
-    options = EvalOptions(list(run or []), base, probes, name, dataset, settings)
+    options = EvalOptions(list(run or []), base, probes, name, dataset, settings, memory)
     with render.ProgressBars(enabled=not as_json) as bars:
         report = run_eval(ws, options, bars.start, None if as_json else render.dim)
     _emit_json(report) if as_json else render.eval_report(report)
@@ -529,6 +559,9 @@ def _eval_settings(
     settings = Workspace.resolve(workspace).settings().eval
     given: dict[str, Any] = {"heldout_turns": heldout, "max_new_tokens": max_new, "seed": seed}
     return replace(settings, **{k: v for k, v in given.items() if v is not None})
+
+
+app.add_typer(facts_app, name="facts")
 
 
 @app.command()

@@ -129,6 +129,23 @@ class DatasetSettings:
         default="default",
     )
     epochs: int = _help("Training epochs, for the cost estimate.", default=3)
+    memory: bool = _help(
+        "Grounded training: each sample's system prompt carries the memory block the clone "
+        "would have seen then (only what was said before the sample's conversation), replies "
+        "stating a personal fact that nothing on record supports are not trained on, and "
+        "abstention samples teach the clone to deflect in your own words.",
+        default=True,
+    )
+    abstention_share: float = _help(
+        "With memory: abstention and false-premise samples to add, as a share of the training "
+        "samples (0: none).",
+        default=0.05,
+    )
+    unsupported_facts: str = _help(
+        "With memory, a reply that states a personal fact the block does not support: 'context' "
+        "(kept as context, not trained on), 'drop' (its sample is left out) or 'keep'.",
+        default="context",
+    )
 
     def check(self) -> None:
         """Every value usable, checked once where the settings are resolved (file + flags)."""
@@ -136,6 +153,12 @@ class DatasetSettings:
         _at_least(self, 1, "max_context_tokens", "epochs")
         _between(self, 0.0, 0.9, "valid_fraction")
         _between(self, 0.0, 1.0, "low_info_threshold")
+        _between(self, 0.0, 0.5, "abstention_share")
+        if self.unsupported_facts not in ("context", "drop", "keep"):
+            raise ChatcloneError(
+                "setting unsupported_facts must be 'context', 'drop' or 'keep', not "
+                f"'{self.unsupported_facts}'"
+            )
 
 
 @dataclass
@@ -260,6 +283,39 @@ class EvalSettings:
 
 
 @dataclass
+class MemorySettings:
+    """The memory stage (the [memory] table): what the clone is reminded of in every prompt."""
+
+    recall_k: int = _help("Past messages retrieved for each prompt.", default=4)
+    facts_k: int = _help(
+        "Facts on record retrieved for each prompt, besides pinned ones.", default=6
+    )
+    block_tokens: int = _help(
+        "Longest memory block, in tokens (about 4 characters each); what does not fit is left "
+        "out, least relevant first.",
+        default=600,
+    )
+    extractor_url: str = _help(
+        "Optional fact extractor: an OpenAI-compatible API base URL (a local llama.cpp, Ollama "
+        "or vLLM server, or OpenAI). Empty: offline patterns only, and nothing is sent anywhere. "
+        "When set, `facts extract` sends your own messages there.",
+        default="",
+    )
+    extractor_model: str = _help("The model the extractor endpoint should use.", default="")
+    extractor_api_key_env: str = _help(
+        "The environment variable holding the extractor's API key; empty: none.", default=""
+    )
+
+    def check(self) -> None:
+        _at_least(self, 0, "recall_k", "facts_k")
+        _at_least(self, 50, "block_tokens")
+        if self.extractor_url and not self.extractor_model:
+            raise ChatcloneError(
+                "setting extractor_url needs extractor_model too ([memory] extractor_model)"
+            )
+
+
+@dataclass
 class Settings:
     """Everything in `chatclone.toml`."""
 
@@ -267,6 +323,7 @@ class Settings:
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
 
 def load_settings(path: Path) -> Settings:

@@ -81,8 +81,8 @@ class PromptBuilder:
         if self.identity.persona:
             prompt += f"\n\nAbout {me}:\n{self.identity.persona}"
         recalled = self.memory.recall(self.identity, conversation) if self.memory else ""
-        if recalled:
-            prompt += f"\n\nOn record:\n{recalled}"
+        if recalled:  # it starts with its own heading (`memory.block.HEADING`)
+            prompt += f"\n\n{recalled}"
         return prompt
 
     def build(self, context: ChatContext, conversation: Sequence[ChatMessage]) -> list[ChatMessage]:

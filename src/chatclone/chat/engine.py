@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chatclone.chat import generator_for
 from chatclone.chat.generation import (
@@ -29,6 +30,7 @@ from chatclone.chat.generation import (
 from chatclone.dataset.report import BuildReport
 from chatclone.errors import ChatcloneError
 from chatclone.me import show_me
+from chatclone.memory.index import Progress
 from chatclone.prompt import (
     ASSISTANT,
     OPENER,
@@ -36,6 +38,7 @@ from chatclone.prompt import (
     ChatContext,
     ChatMessage,
     Identity,
+    MemorySource,
     PromptBuilder,
     persona_text,
 )
@@ -61,6 +64,8 @@ class Target:
     run_dir: Path | None = None
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     """The history kept, in tokens: the dataset's `max_context_tokens`."""
+    dataset: str | None = None  # what the run trained on (None: the latest dataset)
+    memory: dict[str, Any] = field(default_factory=dict)  # run.json's memory record
 
     @property
     def me(self) -> str:
@@ -89,9 +94,19 @@ def resolve_target(ws: Workspace, run: str | None = None, model: str | None = No
     context = record.context_tokens or _dataset_context(ws, record.dataset)
     if record.backend == "openai":
         assert record.model is not None  # _check_usable
-        name = OPENAI_PREFIX + record.model
-        return Target("openai", name, record.identity, record.name, run_dir, context)
-    return Target("local", record.base, record.identity, record.name, run_dir, context)
+        backend, name = "openai", OPENAI_PREFIX + record.model
+    else:
+        backend, name = "local", record.base
+    return Target(
+        backend,
+        name,
+        record.identity,
+        record.name,
+        run_dir,
+        context,
+        record.dataset or None,
+        record.memory,
+    )
 
 
 def _dataset_context(ws: Workspace, dataset: str) -> int:
@@ -158,10 +173,14 @@ def workspace_identity(ws: Workspace) -> tuple[Identity, int]:
 class Engine:
     target: Target
     generator: Generator
+    memory: MemorySource | None = None  # recalls for every turn; None: no memory
 
     @property
     def prompts(self) -> PromptBuilder:
-        return PromptBuilder(self.target.identity)
+        return PromptBuilder(self.target.identity, self.memory)
+
+    def describe_memory(self) -> str:
+        return "memory on" if self.memory is not None else "memory off"
 
 
 def open_engine(
@@ -169,12 +188,42 @@ def open_engine(
     run: str | None = None,
     model: str | None = None,
     notify: Callable[[str], None] | None = None,
+    memory: bool = True,
+    progress: Progress | None = None,
 ) -> Engine:
-    """Resolve what to chat with and load it; `notify` hears what is being loaded (it takes a while)."""
+    """Resolve what to chat with and load it; `notify` hears what is being loaded (it takes a
+    while). With `memory`, every turn's prompt carries the memory block (`memory.block`), built
+    as the run's training prompts were; the index is brought in step with the store first."""
     target = resolve_target(ws, run, model)
+    source = _open_memory(ws, target, notify, progress) if memory else None
     if notify is not None:
         notify(f"Loading {target.describe()}…")
-    return Engine(target, generator_for(target.backend, target.spec()))
+    return Engine(target, generator_for(target.backend, target.spec()), source)
+
+
+def _open_memory(
+    ws: Workspace,
+    target: Target,
+    notify: Callable[[str], None] | None,
+    progress: Progress | None,
+) -> MemorySource | None:
+    """The memory for every turn; None (said through `notify`) where there is nothing to
+    remember yet: no chats stored, or nobody known to be the person."""
+    from chatclone.memory.load import chat_memory
+
+    say = notify or (lambda _: None)
+    if not ws.store_path.exists():
+        say("No memory: no chats are stored in this workspace (`chatclone ingest` adds them).")
+        return None
+    say("Opening memory…")
+    try:
+        source, _index = chat_memory(
+            ws, target.dataset, target.memory, target.identity.persona, progress
+        )
+    except ChatcloneError as e:
+        say(f"No memory: {e}")
+        return None
+    return source
 
 
 @dataclass

@@ -37,6 +37,8 @@ class ChatOptions:
     temperature: float = 0.7
     seed: int | None = None
     as_json: bool = False
+    memory: bool = True
+    """Remind the clone of facts and past messages every turn (`memory.block`)."""
 
     def settings(self) -> GenerationSettings:
         return GenerationSettings(self.max_new_tokens, self.temperature, self.seed)
@@ -56,7 +58,10 @@ def run_chat(
     if options.as_json and options.once is None:
         raise ChatcloneError("--json goes with --once TEXT (the interactive chat is for people)")
     if engine is None:
-        engine = open_engine(ws, options.run, options.model, _loading)
+        with render.ProgressBars(enabled=not options.as_json) as bars:
+            engine = open_engine(
+                ws, options.run, options.model, _loading, options.memory, bars.start
+            )
     conversation = Conversation(engine, options.partner)
     if options.once is not None:
         reply_once(conversation, options.once, settings, options.as_json)
@@ -81,6 +86,7 @@ def reply_once(
             "bubbles": result,
             "run": conversation.engine.target.run,
             "model": conversation.engine.target.model,
+            "memory": conversation.engine.memory is not None,
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:
@@ -92,7 +98,10 @@ def chat_loop(
 ) -> None:
     """Read a line, stream the reply, until /exit, end of input or Ctrl-C at the prompt."""
     target = conversation.engine.target
-    render.out.print(f"Chatting with [bold]{escape(target.me)}[/]: {escape(target.describe())}")
+    render.out.print(
+        f"Chatting with [bold]{escape(target.me)}[/]: {escape(target.describe())}, "
+        f"{conversation.engine.describe_memory()}"
+    )
     render.out.print(f"[dim]{escape(HELP.format(me=target.me))}[/]")
     while True:
         try:

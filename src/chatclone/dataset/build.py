@@ -7,6 +7,7 @@ the order the data flows: sessions → turns (filters, privacy) → low-informat
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections import Counter
@@ -19,8 +20,9 @@ from typing import Any
 from chatclone import embeddings, privacy
 from chatclone.config import DatasetSettings, parse_duration
 from chatclone.dataset import formats, lowinfo, tokens
+from chatclone.dataset.grounding import Grounder
 from chatclone.dataset.model import Drops, Sample, Session
-from chatclone.dataset.report import REPORT_FILE, BuildReport, TokenTotals
+from chatclone.dataset.report import REPORT_FILE, VALID_META_FILE, BuildReport, TokenTotals
 from chatclone.dataset.samples import (
     chronological_split,
     dedupe,
@@ -31,9 +33,19 @@ from chatclone.dataset.sessions import split_sessions
 from chatclone.dataset.turns import blocked_pattern, build_turns
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
+from chatclone.memory.block import MemoryBlock
+from chatclone.memory.index import MemoryIndex
 from chatclone.openai import judge, pricing
 from chatclone.openai.tokens import is_openai_model
-from chatclone.prompt import ASSISTANT, USER, Identity, PromptBuilder, ensure_persona, persona_text
+from chatclone.prompt import (
+    ASSISTANT,
+    USER,
+    ChatContext,
+    Identity,
+    PromptBuilder,
+    ensure_persona,
+    persona_text,
+)
 from chatclone.workspace import Workspace, check_name
 
 # For the cost estimate when the dataset is for a local model: the cheapest OpenAI model that
@@ -97,6 +109,10 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         judged_by = judge.judge_from_settings(ds)
         _mark_low_information([s for s, _ in sessions], persona, ds, embedder, judged_by, drops)
 
+    grounder, index = None, None
+    if ds.memory:
+        step("finding facts")
+        grounder, index = _grounder(ws, ds, pseudo.clean, persona, options)
     step("building samples")
     counter = tokens.counter_for(ds.model)
     rendered = [(s, src, render_session(s, ds.bubble_separator, drops)) for s, src in sessions]
@@ -110,11 +126,23 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         if not messages:
             continue
         builder = PromptBuilder(Identity(decision.name, source, persona))
+        if grounder is not None:
+            builder = grounder.builder(builder, session)
         samples += windowed_samples(
             session, messages, own, builder, system_size, ds.max_context_tokens, drops
         )
+    if grounder is not None:
+        samples = grounder.check(samples, drops)
     samples = dedupe(samples, drops)
     train, valid = chronological_split(samples, ds.valid_fraction)
+    memory: dict[str, Any] = {"enabled": False}
+    if grounder is not None and index is not None:
+        step("writing abstention samples")
+        train += _abstentions(grounder, sessions, decision.name, persona, ds, train, counter)
+        memory = grounder.summary(
+            True, len(grounder.memory.facts_at(None)), asdict(settings.memory)
+        )
+        index.close()
 
     limit = formats.example_token_limit(ds.model)
     problems = formats.validate_openai(
@@ -157,11 +185,55 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         persona=persona,
         sources=dict(Counter(src for _, src in sessions).most_common()),
         settings=ds,
+        memory=memory,
     )
     step("writing files")
     _write(target, train, valid, options.formats, report)
     privacy.save_mapping(mapping_path, pseudo.mapping)
     return report
+
+
+def _grounder(
+    ws: Workspace,
+    ds: DatasetSettings,
+    clean: Callable[[str], str],
+    persona: str,
+    options: BuildOptions,
+) -> tuple[Grounder, MemoryIndex]:
+    """The workspace's memory as of each sample, with facts extracted from the store first (new
+    messages may hold new facts; facts already on record are not added twice)."""
+    from chatclone.memory.extract import statements
+    from chatclone.memory.facts import FactStore
+    from chatclone.memory.load import open_memory
+
+    FactStore(ws).extract()
+    memory, index = open_memory(ws, clean, embedder=options.embedder, persona=persona)
+    return Grounder(memory, ds.unsupported_facts, statements), index
+
+
+def _abstentions(
+    grounder: Grounder,
+    sessions: list[tuple[Session, str]],
+    me: str,
+    persona: str,
+    ds: DatasetSettings,
+    train: list[Sample],
+    counter: tokens.TokenCounter,
+) -> list[Sample]:
+    """Abstention samples, `abstention_share` of the training split, in the chat the person
+    texts most one to one (the questions come from a friend), on its messenger."""
+    if not sessions or ds.abstention_share <= 0:
+        return []
+    chats = Counter((s.chat, src) for s, src in sessions if not s.is_group)
+    if not chats:
+        chats = Counter((s.chat, src) for s, src in sessions)
+    (partner, source), _ = chats.most_common(1)[0]
+    replies = [
+        b.text for s, _ in sessions for t in s.turns if t.role == ASSISTANT for b in t.bubbles
+    ]
+    builder = PromptBuilder(Identity(me, source, persona), MemoryBlock(grounder.memory))
+    wanted = round(ds.abstention_share * len(train))
+    return grounder.abstentions(builder, ChatContext(partner), replies, wanted, counter.count)
 
 
 def _mark_low_information(
@@ -234,6 +306,12 @@ def _cost(
     return asdict(pricing.estimate_cost(train_tokens, ds.epochs, model, price, exact_tokens=exact))
 
 
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def _write(
     target: Path,
     train: list[Sample],
@@ -251,6 +329,10 @@ def _write(
             formats.write_openai(tmp / f"{split}.jsonl", rows)
             if "sharegpt" in wanted:
                 formats.write_sharegpt(tmp / f"{split}.sharegpt.json", rows)
+        # Where each held-out sample comes from, line by line: eval builds a memory block for
+        # it as of its conversation's start (the OpenAI files take no extra keys).
+        meta = [{"chat": s.chat, "session_start": s.session_start} for s in valid]
+        _write_jsonl(tmp / VALID_META_FILE, meta)
         if "hf" in wanted:
             formats.write_hf(tmp / "hf", splits)
         report.files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())

@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from chatclone.config import DatasetSettings
+from chatclone.config import DatasetSettings, MemorySettings
 from chatclone.errors import ChatcloneError
 from chatclone.prompt import DEFAULT_SOURCE, Identity
 
 REPORT_FILE = "report.json"
 TRAIN_FILE = "train.jsonl"
 VALID_FILE = "valid.jsonl"
+VALID_META_FILE = "valid.meta.jsonl"  # each held-out sample's chat and conversation start
 
 
 @dataclass
@@ -55,6 +56,18 @@ class BuildReport:
     sources: dict[str, int]  # messenger → sessions, most first
     settings: DatasetSettings
     files: list[str] = field(default_factory=list)
+    # Grounded training (`dataset.grounding`): whether prompts carry memory blocks, the [memory]
+    # settings they were built with, and the counts of what grounding did.
+    memory: dict[str, Any] = field(default_factory=lambda: {"enabled": False})
+
+    @property
+    def memory_settings(self) -> MemorySettings | None:
+        """The [memory] settings the training prompts were built with; None: no memory."""
+        if not self.memory.get("enabled"):
+            return None
+        known = {f.name for f in fields(MemorySettings)}
+        given = self.memory.get("settings") or {}
+        return MemorySettings(**{k: v for k, v in given.items() if k in known})
 
     @property
     def identity(self) -> Identity:
@@ -84,6 +97,7 @@ class BuildReport:
         """A report as written by any version so far: missing keys take their empty values."""
         known = {f.name for f in fields(DatasetSettings)}
         settings = {k: v for k, v in (data.get("settings") or {}).items() if k in known}
+        settings.setdefault("memory", False)  # written before memory existed: built without
         tokens = {f.name for f in fields(TokenTotals)}
         return cls(
             name=str(data.get("name") or ""),
@@ -106,6 +120,7 @@ class BuildReport:
             sources={str(k): int(v) for k, v in (data.get("sources") or {}).items()},
             settings=DatasetSettings(**settings),
             files=list(data.get("files") or []),
+            memory=dict(data.get("memory") or {"enabled": False}),
         )
 
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chatclone.dataset.report import TRAIN_FILE, VALID_FILE
 from chatclone.errors import ChatcloneError
+from chatclone.memory.block import strip_memory
 from chatclone.prompt import ASSISTANT, OPENER, USER, ChatMessage
 from chatclone.train.data import read_conversations
 
@@ -31,6 +32,7 @@ class HeldOutTurn:
 
     context: list[ChatMessage]  # system prompt first, ends with the message being answered
     real: str  # the person's reply: bubbles joined by newlines
+    sample: int = -1  # the line of valid.jsonl it comes from (0-based)
 
     @property
     def last_message(self) -> str:
@@ -52,13 +54,14 @@ def heldout_turns(dataset_dir: Path, limit: int = 0) -> tuple[list[HeldOutTurn],
     conversations = read_conversations(path)
     turns: list[HeldOutTurn] = []
     last: tuple[str, str, str] | None = None  # the previous sample's last exchange
-    for messages in conversations:
+    for n, messages in enumerate(conversations):
         for i, message in enumerate(messages):
             if message.get("role") != ASSISTANT or i == 0:
                 continue
             if i == 2 and _exchange(messages, i) == last:  # a window opens with the one before's
                 continue
-            turns.append(HeldOutTurn([_plain(m) for m in messages[:i]], str(message["content"])))
+            context = [_plain(m) for m in messages[:i]]
+            turns.append(HeldOutTurn(context, str(message["content"]), n))
         last = _exchange(messages, len(messages) - 1) if len(messages) >= 3 else None
     if not turns:
         raise ChatcloneError(
@@ -107,8 +110,9 @@ def _without_senders(text: str) -> str:
 
 
 def _exchange(messages: list[dict[str, object]], i: int) -> tuple[str, str, str]:
-    """The exchange ending at message `i` of a sample, with the sample's system prompt."""
-    return (str(messages[0].get("content")), str(messages[i - 1].get("content")),
+    """The exchange ending at message `i` of a sample, with the sample's system prompt (its
+    memory block left out: two windows of one conversation may recall different things)."""
+    return (strip_memory(str(messages[0].get("content"))), str(messages[i - 1].get("content")),
             str(messages[i].get("content")))  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from chatclone.chat.generation import GenerationSettings
 from chatclone.config import EvalSettings
 from chatclone.dataset.report import BuildReport
+from chatclone.embeddings import Embedder
 from chatclone.errors import ChatcloneError
 from chatclone.evaluate import report as reports
 from chatclone.evaluate.authorship import AuthorshipModel, normalised
@@ -26,6 +27,13 @@ from chatclone.evaluate.facts import fact_metrics
 from chatclone.evaluate.heldout import HeldOutTurn, TrainingTexts, heldout_turns, training_texts
 from chatclone.evaluate.judge import FactJudge, make_judge
 from chatclone.evaluate.loss import heldout_loss
+from chatclone.evaluate.memory import (
+    EvalMemory,
+    held_out_sessions,
+    heldout_contexts,
+    probe_prompts,
+    variants,
+)
 from chatclone.evaluate.probes import Probe, load_probes, load_replies, pair_replies
 from chatclone.evaluate.style import copy_rate, distinct_n, style_distance
 from chatclone.evaluate.systems import (
@@ -37,11 +45,9 @@ from chatclone.evaluate.systems import (
     open_generator,
     run_systems,
 )
-from chatclone.prompt import USER, ChatContext, ChatMessage, PromptBuilder
 from chatclone.train import runs
 from chatclone.workspace import Workspace, check_name
 
-PROBE_PARTNER = "a friend"
 Progress = Callable[[str, int], Callable[[int], None] | None]
 
 
@@ -53,6 +59,8 @@ class EvalOptions:
     name: str | None = None
     dataset: str | None = None
     settings: EvalSettings = field(default_factory=EvalSettings)
+    memory: str = "as-trained"  # `evaluate.memory.MODES`
+    embedder: Embedder | None = None  # for memory's retrieval; None: the default model
 
 
 @dataclass
@@ -82,17 +90,24 @@ def run_eval(
         raise ChatcloneError(f"{folder} already exists: pick another --name")
     probes = load_probes(options.probes) if options.probes else []
     judge = make_judge(settings) if probes else None  # settings errors before any model loads
-    systems = _systems(ws, options)
-    dataset_dir = _dataset_dir(ws, options, systems)
+    loaded = _systems(ws, options)
+    dataset_dir = _dataset_dir(ws, options, loaded)
     build = BuildReport.load(dataset_dir)
+    systems = variants(ws, loaded, options.memory, build)
     turns, samples = heldout_turns(dataset_dir, settings.heldout_turns)
     texts = training_texts(dataset_dir)
     say(f"Held out: {len(turns)} replies from {samples} validation samples of '{build.name}'")
-    prompts = _probe_prompts(build, probes)
-    written = {
-        s.name: _write_replies(s, turns, prompts, build, dataset_dir, settings, progress, say)
-        for s in systems
-    }
+    recalls = any(s.memory for s in systems)
+    memory = EvalMemory(ws, build, dataset_dir, options.embedder) if recalls else None
+    try:
+        written: dict[str, _Replies] = {}
+        for group in _by_model(systems):
+            written |= _write_replies(
+                group, turns, probes, build, dataset_dir, settings, memory, progress, say
+            )
+    finally:
+        if memory is not None:
+            memory.close()
     data = _report(name, build, options, systems, turns, texts, probes, written, judge, say)
     data["heldout"] = {
         "turns": len(turns),
@@ -119,63 +134,93 @@ def _systems(ws: Workspace, options: EvalOptions) -> list[System]:
     return given
 
 
+def _by_model(systems: list[System]) -> list[list[System]]:
+    """Variants of one system (with and without memory) together: its model loads once."""
+    groups: dict[tuple[Any, ...], list[System]] = {}
+    for s in systems:
+        groups.setdefault((s.kind, s.backend, s.model, s.run_dir), []).append(s)
+    return list(groups.values())
+
+
 def _dataset_dir(ws: Workspace, options: EvalOptions, systems: list[System]) -> Path:
-    """The dataset whose validation split the runs never saw: the one they trained on."""
-    trained = {s.dataset for s in systems if s.dataset}
-    if len(trained) > 1:
+    """The dataset whose validation split the runs never saw: the one they trained on. Runs
+    trained on different datasets go together only when those hold out the same conversations
+    (the same store split at the same point: a dataset with memory and one without)."""
+    trained = sorted({s.dataset for s in systems if s.dataset})
+    if len(trained) > 1 and not _same_split(ws, trained):
         raise ChatcloneError(
-            f"these runs trained on different datasets ({', '.join(sorted(trained))}): one "
-            "run's held-out data may be another's training data; evaluate them separately"
+            f"these runs trained on different datasets ({', '.join(trained)}) that do not hold "
+            "out the same conversations: one run's held-out data may be another's training "
+            "data; evaluate them separately"
         )
     if trained and options.dataset and options.dataset not in trained:
         raise ChatcloneError(
-            f"--dataset {options.dataset}: the runs trained on '{trained.pop()}'; their "
+            f"--dataset {options.dataset}: the runs trained on '{trained[0]}'; their "
             "held-out data is that dataset's validation split"
         )
-    return runs.find_dataset(ws, trained.pop() if trained else options.dataset)
+    first = next((s.dataset for s in systems if s.dataset), None)
+    return runs.find_dataset(ws, options.dataset or first)
 
 
-def _probe_prompts(build: BuildReport, probes: list[Probe]) -> list[list[ChatMessage]]:
-    """Each probe as a fresh conversation from a friend, with the dataset's own system prompt."""
-    builder = PromptBuilder(build.identity)
-    context = ChatContext(PROBE_PARTNER)
-    return [builder.build(context, [{"role": USER, "content": p.question}]) for p in probes]
+def _same_split(ws: Workspace, datasets: list[str]) -> bool:
+    """Whether every dataset's held-out conversations start at the same point in time, so none
+    holds out what another trained on (the split is chronological)."""
+    firsts = set()
+    for name in datasets:
+        sessions = held_out_sessions(runs.find_dataset(ws, name))
+        if not sessions:
+            return False
+        firsts.add(min(start for _, start in sessions))
+    return len(firsts) == 1
 
 
 def _write_replies(
-    system: System,
+    group: list[System],
     turns: list[HeldOutTurn],
-    probe_prompts: list[list[ChatMessage]],
+    probes: list[Probe],
     build: BuildReport,
     dataset_dir: Path,
     settings: EvalSettings,
+    memory: EvalMemory | None,
     progress: Progress | None,
     say: Callable[[str], None],
-) -> _Replies:
-    say(f"Loading {system.describe()}…")
-    generator = open_generator(system, build.context_tokens)
+) -> dict[str, _Replies]:
+    """Load a system's model once and write its variants' replies (with and without memory)."""
+    say(f"Loading {group[0].describe()}…")
+    generator = open_generator(group[0], build.context_tokens)
     generation = GenerationSettings(
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
         seed=settings.seed,
     )
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    advance = progress(f"{system.name}: held-out replies", len(turns)) if progress else None
-    heldout = generate(
-        generator, [t.context for t in turns], generation, settings.batch_size, advance
-    )
-    seconds["generate"] = time.perf_counter() - started
-    started = time.perf_counter()
-    advance = progress(f"{system.name}: fact probes", len(probe_prompts)) if progress else None
-    answers = generate(generator, probe_prompts, generation, settings.batch_size, advance)
-    seconds["facts"] = time.perf_counter() - started
-    started = time.perf_counter()
-    loss = heldout_loss(generator, dataset_dir, build.context_tokens)
-    seconds["loss"] = time.perf_counter() - started
+    out: dict[str, _Replies] = {}
+    for system in group:
+        recall = memory if system.memory else None
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        contexts = heldout_contexts(turns, recall)
+        advance = progress(f"{system.name}: held-out replies", len(turns)) if progress else None
+        heldout = generate(generator, contexts, generation, settings.batch_size, advance)
+        seconds["generate"] = time.perf_counter() - started
+        started = time.perf_counter()
+        prompts = probe_prompts(build, [p.question for p in probes], recall)
+        advance = progress(f"{system.name}: fact probes", len(prompts)) if progress else None
+        answers = generate(generator, prompts, generation, settings.batch_size, advance)
+        seconds["facts"] = time.perf_counter() - started
+        out[system.name] = _Replies(heldout, answers, None, seconds)
+    # The held-out loss is over the dataset's own prompts: it belongs to the variant whose
+    # memory matches how they were built.
+    matching = [s for s in group if s.memory == bool(build.memory.get("enabled"))]
+    if matching:
+        started = time.perf_counter()
+        replies = out[matching[0].name]
+        replies.loss = heldout_loss(generator, dataset_dir, build.context_tokens)
+        replies.seconds["loss"] = time.perf_counter() - started
+    for replies in out.values():
+        replies.seconds = {k: round(v, 2) for k, v in replies.seconds.items()}
     del generator
     gc.collect()  # one model in memory at a time
-    return _Replies(heldout, answers, loss, {k: round(v, 2) for k, v in seconds.items()})
+    return out
 
 
 def _report(
@@ -288,6 +333,7 @@ def _settings_json(options: EvalOptions, systems: list[System]) -> dict[str, Any
     return {
         "runs": [x.run for x in systems if x.run],
         "base": options.base,
+        "memory": options.memory,
         "probes": str(options.probes) if options.probes else None,
         "heldout_turns": s.heldout_turns,
         "max_new_tokens": s.max_new_tokens,

@@ -37,6 +37,7 @@ class System:
     run: str | None = None
     run_dir: Path | None = None
     dataset: str | None = None  # the dataset a run trained on
+    memory: bool = False  # prompts carry the memory block (`evaluate.memory`)
 
     def spec(self, context_tokens: int) -> GeneratorSpec:
         assert self.model is not None  # generating systems always have one
@@ -45,9 +46,10 @@ class System:
     def describe(self) -> str:
         if self.kind == REAL:
             return "the person's real replies"
+        memory = ", with memory" if self.memory else ""
         if self.kind == BASE:
-            return f"the base model {self.model} (same prompts, no fine-tuning)"
-        return f"run '{self.run}' ({self.backend}, {self.model})"
+            return f"the base model {self.model} (same prompts, no fine-tuning{memory})"
+        return f"run '{self.run}' ({self.backend}, {self.model}{memory})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class System:
             "backend": self.backend,
             "model": self.model,
             "run": self.run,
+            "memory": self.memory,
         }
 
 

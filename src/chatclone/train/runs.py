@@ -60,6 +60,9 @@ class RunRecord:
     created: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The dataset's memory: {"enabled", "settings"} ([memory] as its prompts were built), so a
+    # chat builds every turn's memory block the way the training prompts had it.
+    memory: dict[str, Any] = field(default_factory=dict)
 
     @property
     def identity(self) -> Identity:
@@ -202,5 +205,12 @@ def new_record(name: str, backend: str, base: str, dataset_dir: Path, **more: An
         source=identity.source,
         persona=identity.persona,
         context_tokens=report.context_tokens if report else None,
+        memory=_memory_record(report),
         **more,
     )
+
+
+def _memory_record(report: BuildReport | None) -> dict[str, Any]:
+    if report is None or not report.memory.get("enabled"):
+        return {"enabled": False}
+    return {"enabled": True, "settings": report.memory.get("settings", {})}

@@ -1,0 +1,139 @@
+"""Opening a workspace's memory for prompts: the index (refreshed), the facts and the cleaner.
+
+`open_memory` is what `build`, `chat` and `eval` call; `dataset_cleaner` gives the pseudonymiser a
+dataset was built with, so a block in a chat reads exactly as the blocks the clone was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any
+
+from chatclone import privacy
+from chatclone.config import MemorySettings
+from chatclone.embeddings import Embedder
+from chatclone.memory.block import FactLike, Memory, MemoryBlock
+from chatclone.memory.index import MemoryIndex, Progress, my_names
+from chatclone.memory.recall import Hit, recall
+from chatclone.workspace import Workspace
+
+
+def open_memory(
+    ws: Workspace,
+    clean: Callable[[str], str] = str,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+    persona: str = "",
+) -> tuple[Memory, MemoryIndex]:
+    """The workspace's memory, brought in step with the store; the caller closes the index."""
+    from chatclone.memory.facts import FactStore
+
+    index = MemoryIndex(ws, embedder)
+    index.refresh(progress)
+    store = FactStore(ws)
+
+    def recaller(query: str, k: int, before: str | None) -> list[Hit]:
+        return recall(index, query, k, before)
+
+    def facts_at(before: str | None) -> Sequence[FactLike]:
+        if before is None:
+            return store.current()
+        return [f for f in store.as_of(before) if _in_force(f, before)]
+
+    covered = persona_slots(persona)
+    memory = Memory(
+        recaller,
+        facts_at,
+        ws.settings().memory,
+        clean,
+        covered,
+        FactRanker(index).rank,
+    )
+    return memory, index
+
+
+def _in_force(fact: Any, at: str) -> bool:
+    """Not replaced by an edit, and (one value at a time) not closed by `at`."""
+    from chatclone.memory.slots import SINGLE_VALUED
+
+    closed = fact.slot in SINGLE_VALUED and fact.valid_to and fact.valid_to <= at
+    return fact.superseded_by is None and not closed
+
+
+def persona_slots(persona: str) -> frozenset[str]:
+    """The slots `persona.md` speaks to: the block never says "nothing on record" about them.
+    Each line is read as if asked (`slots_asked` only reads questions), so "- I have a cat"
+    covers pets."""
+    from chatclone.memory.slots import slots_asked
+
+    return frozenset(
+        s for line in persona.splitlines() if line.strip() for s in slots_asked(f"{line}?")
+    )
+
+
+class FactRanker:
+    """Orders facts by how close their line is to the conversation (the index's embedder; each
+    fact line is embedded once)."""
+
+    def __init__(self, index: MemoryIndex) -> None:
+        self.index = index
+        self.vectors: dict[str, Any] = {}
+
+    def rank(self, query: str, facts: Sequence[FactLike]) -> list[FactLike]:
+        import numpy as np
+
+        lines = [f.line() for f in facts]
+        todo = [line for line in dict.fromkeys(lines) if line not in self.vectors]
+        if todo:
+            for line, vec in zip(todo, self.index.embedder.encode(todo), strict=True):
+                self.vectors[line] = np.asarray(vec, dtype=np.float32)
+        q = np.asarray(self.index.embedder.encode([query])[0], dtype=np.float32)
+        scores = [float(self.vectors[line] @ q) for line in lines]
+        order = sorted(range(len(facts)), key=lambda i: -scores[i])
+        return [facts[i] for i in order]
+
+
+def dataset_cleaner(ws: Workspace, pseudonymize_names: bool) -> Callable[[str], str]:
+    """The dataset's privacy treatment for texts it did not see (a block built in a chat): the
+    saved mapping, so every name and placeholder is the one the training data used. New values
+    get new placeholders here but the mapping file is left as it is."""
+    names = my_names(ws)
+    others: list[str] = []
+    if pseudonymize_names:
+        with ws.open_store() as store:
+            others = sorted(set(store.senders()) - names)
+    pseudo = privacy.Pseudonymizer(
+        privacy.load_mapping(ws.privacy_mapping_path), others, sorted(names)
+    )
+    return pseudo.clean
+
+
+def chat_memory(
+    ws: Workspace,
+    dataset: str | None,
+    recorded: dict[str, Any],
+    persona: str,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[MemoryBlock, MemoryIndex]:
+    """The memory a chat (or the server) gives the clone every turn: with the [memory] settings
+    the run's training prompts were built with (`run.json`), else the workspace's, and the
+    privacy treatment of the run's dataset."""
+    from chatclone.dataset.report import BuildReport
+    from chatclone.errors import ChatcloneError
+    from chatclone.train import runs
+
+    pseudonymize = False
+    try:
+        report = BuildReport.load(runs.find_dataset(ws, dataset))
+        pseudonymize = report.settings.pseudonymize_names
+    except ChatcloneError:  # the dataset is gone, or none was built: texts as stored
+        pass
+    clean = dataset_cleaner(ws, pseudonymize)
+    memory, index = open_memory(ws, clean, progress, embedder, persona)
+    given = recorded.get("settings") if recorded.get("enabled") else None
+    if isinstance(given, dict):
+        known = {f.name for f in fields(MemorySettings)}
+        memory.settings = MemorySettings(**{k: v for k, v in given.items() if k in known})
+    return MemoryBlock(memory), index
