@@ -1,16 +1,25 @@
 """The memory index: what the clone can be reminded of, kept in step with the store.
 
-Documents are the person's own text messages, two ways: each message alone (an exact word finds
-it), and each exchange: what the others wrote just before (within `CONTEXT_GAP`), then the
-person's whole burst of messages, so that "tonkotsu obviously" is found by a question about
-favourite food. Each keeps its chat, time and sender (an exchange: its first message's).
+The unit of memory is a *burst*: the person's consecutive messages in a chat (closer than
+`BURST_GAP`), with what the others wrote just before it (within `CONTEXT_GAP`). Each burst is
+stored as documents of two kinds, and each is embedded:
 
-The index lives in `memory/index.db` (SQLite, derived from the store and rebuilt from it at will):
-an FTS5 table with the `trigram` tokenizer (substring matching that needs no word boundaries, so
-Chinese, Japanese or Thai are searchable too) and one embedding per document (the packaged
-all-MiniLM-L6-v2, float16). It is refreshed on use whenever the store holds other messages than
-it was built from (after an ingest); embeddings are cached by text, so a refresh embeds only what
-is new.
+- `message`: each of the person's messages alone. It carries the specific line ("landed badly on
+  my left ankle") and is what full text finds by an exact word;
+- `exchange`: the others' context, then the whole burst. It carries the topic the line answers
+  ("tonkotsu obviously" means nothing without "what do you want from the ramen place?").
+
+Retrieval scores a burst by both views together (`recall.py`). Measured on two paraphrase
+question sets (tests/fixtures/memory), exchange + messages finds what neither view finds alone;
+the others' question embedded alone ("asked", an earlier design) made it worse.
+
+Every document keeps its chat, time (its first message's), the time of its last message (so that
+`before=` never lets a later line of a burst through) and sender. The index lives in
+`memory/index.db` (SQLite, derived from the store and rebuilt from it at will): an FTS5 table with
+the `trigram` tokenizer (substring matching that needs no word boundaries, so Chinese, Japanese or
+Thai are searchable too) and the embeddings (the packaged all-MiniLM-L6-v2, float16). It is
+refreshed on use whenever the store holds other messages than it was built from (after an
+ingest); embeddings are cached by text, so a refresh embeds only what is new.
 """
 
 from __future__ import annotations
@@ -35,24 +44,26 @@ CONTEXT_GAP = timedelta(hours=2)  # older messages are not what a reply answers
 CONTEXT_MESSAGES = 3
 BURST_GAP = timedelta(minutes=30)  # my messages closer than this are one turn
 EMBED_BATCH = 256
-DOCS_VERSION = 5  # how documents are cut: a change rebuilds every index
+DOCS_VERSION = 6  # how documents are cut: a change rebuilds every index
+SCHEMA_VERSION = 2  # the tables' layout: a change drops all but the vector cache
 EMBED_CONTEXT_CHARS = 240
 EMBED_TEXT_CHARS = 360
-# Whole exchanges carry the meaning; a message alone embeds poorly and is found by its words.
-EMBEDDED_KINDS = ("exchange", "asked")
+EMBEDDED_KINDS = ("exchange", "message")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,          -- 'message' or 'exchange'
-    message TEXT NOT NULL,       -- the person's message this document stands for
+    message TEXT NOT NULL,       -- key of the person's message (an exchange: its first)
+    burst INTEGER NOT NULL,      -- which burst of the person's messages it belongs to
     chat TEXT NOT NULL,
-    ts TEXT NOT NULL,
+    ts TEXT NOT NULL,            -- when it was said (an exchange: its first message)
+    end_ts TEXT NOT NULL,        -- its last message: `before` compares this
     sender TEXT NOT NULL,
-    text TEXT NOT NULL,          -- the person's message
+    text TEXT NOT NULL,          -- the person's message(s)
     context TEXT NOT NULL,       -- what the others wrote just before ('' for none)
     digest BLOB NOT NULL         -- of what is embedded
 );
-CREATE INDEX IF NOT EXISTS docs_ts ON docs (ts);
+CREATE INDEX IF NOT EXISTS docs_burst ON docs (burst, kind);
 CREATE VIRTUAL TABLE IF NOT EXISTS docs_fts USING fts5(
     text, context, content='docs', content_rowid='id', tokenize='trigram'
 );
@@ -65,8 +76,10 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 class Doc:
     kind: str
     message: str  # a key of the person's message: chat, time, text
+    burst: int
     chat: str
     ts: str
+    end_ts: str
     sender: str
     text: str
     context: str
@@ -76,10 +89,21 @@ class Doc:
         """What is embedded, cut to about what MiniLM was trained on (128 word pieces): the end
         of what was asked, the beginning of the reply."""
         context = self.context[-EMBED_CONTEXT_CHARS:]
-        if self.kind == "asked":
-            return context
         text = self.text[:EMBED_TEXT_CHARS]
         return f"{context}\n{text}" if context else text
+
+
+@dataclass(frozen=True)
+class Vectors:
+    """The embedded documents, loaded once for search. Rows: one `exchange` per burst (row b is
+    burst `bursts[b]`), then the `message` rows grouped by burst (`starts[b]` is where burst b's
+    messages begin, so `np.maximum.reduceat` gives each burst its best message)."""
+
+    matrix: Any  # float32, one unit row per document
+    ids: list[int]  # document id of each row
+    end_ts: Any  # str array: a row may be used for `before` only if this is earlier
+    bursts: Any  # int array: the burst of each exchange row
+    starts: Any  # int array: first message row of each burst (offset by len(bursts))
 
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
@@ -95,11 +119,17 @@ class MemoryIndex:
         self.path = folder / INDEX_FILE
         self.db = sqlite3.connect(self.path)
         try:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # An older layout: drop what is derived, keep the vector cache (keyed by text).
+                self.db.executescript(
+                    "DROP TABLE IF EXISTS docs_fts; DROP TABLE IF EXISTS docs; "
+                    f"DROP TABLE IF EXISTS state; PRAGMA user_version = {SCHEMA_VERSION};"
+                )
             self.db.executescript(SCHEMA)
         except sqlite3.OperationalError as e:  # an SQLite built without FTS5
             raise ChatcloneError(f"memory needs SQLite with FTS5 ({e})") from None
         self._embedder = embedder
-        self._matrix: Any = None  # (vectors, doc ids, times), loaded on first search
+        self._vectors: Vectors | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -128,14 +158,16 @@ class MemoryIndex:
         with self.db:
             self.db.execute("DELETE FROM docs")
             self.db.executemany(
-                "INSERT INTO docs (kind, message, chat, ts, sender, text, context, digest) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO docs (kind, message, burst, chat, ts, end_ts, sender, text, "
+                "context, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         d.kind,
                         d.message,
+                        d.burst,
                         d.chat,
                         d.ts,
+                        d.end_ts,
                         d.sender,
                         d.text,
                         d.context,
@@ -146,22 +178,21 @@ class MemoryIndex:
             )
             self.db.execute("INSERT INTO docs_fts(docs_fts) VALUES ('rebuild')")
             self._set_state("store", stamp)
-        self._matrix = None
+        self._vectors = None
         return new
 
     def _embed_missing(self, docs: list[Doc], progress: Progress | None) -> int:
         have = {row[0] for row in self.db.execute("SELECT digest FROM vectors")}
         todo: dict[bytes, str] = {}
         for d in docs:
-            if d.kind not in EMBEDDED_KINDS:
-                continue
             key = _digest(d.embedded)
             if key not in have:
                 todo[key] = d.embedded
         if not todo:
             return 0
         advance = progress("Indexing memory", len(todo)) if progress else None
-        keys = list(todo)
+        # Shortest first: batches of similar length pad less (MiniLM pads to the longest).
+        keys = sorted(todo, key=lambda k: len(todo[k]))
         for start in range(0, len(keys), EMBED_BATCH):
             chunk = keys[start : start + EMBED_BATCH]
             vectors = self.embedder.encode([todo[k] for k in chunk])
@@ -174,26 +205,35 @@ class MemoryIndex:
                 advance(len(chunk))
         return len(todo)
 
-    def matrix(self) -> tuple[Any, list[int], Any]:
-        """The embedded documents' vectors (rows), ids and times, loaded once."""
+    def vectors(self) -> Vectors:
+        """The embedded documents, loaded once (see `Vectors`)."""
         import numpy as np
 
-        if self._matrix is None:
-            kinds = ", ".join("?" * len(EMBEDDED_KINDS))
+        if self._vectors is None:
             rows = self.db.execute(
-                "SELECT d.id, d.ts, v.vec FROM docs d JOIN vectors v ON v.digest = d.digest "
-                f"WHERE d.kind IN ({kinds}) ORDER BY d.id",
-                EMBEDDED_KINDS,
+                "SELECT d.id, d.end_ts, d.burst, d.kind, v.vec FROM docs d "
+                "JOIN vectors v ON v.digest = d.digest "
+                "ORDER BY d.kind = 'message', d.burst, d.id"
             ).fetchall()
-            vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float16)
-            width = vectors.size // max(len(rows), 1)
-            self._matrix = (
-                vectors.reshape(len(rows), width).astype(np.float32) if rows else vectors,
+            flat = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float16)
+            width = flat.size // max(len(rows), 1)
+            exchanges = [r for r in rows if r[3] == "exchange"]
+            message_bursts = np.array([r[2] for r in rows[len(exchanges) :]], dtype=np.int64)
+            bursts = np.array([r[2] for r in exchanges], dtype=np.int64)
+            starts = np.searchsorted(message_bursts, bursts) + len(exchanges)
+            self._vectors = Vectors(
+                flat.reshape(len(rows), width).astype(np.float32),
                 [r[0] for r in rows],
                 np.array([r[1] for r in rows]),
+                bursts,
+                starts,
             )
-        matrix: tuple[Any, list[int], Any] = self._matrix
-        return matrix
+        return self._vectors
+
+    def matrix(self) -> tuple[Any, list[int], Any]:
+        """The embedded documents' vectors (rows), ids and times (of their last message)."""
+        v = self.vectors()
+        return v.matrix, v.ids, v.end_ts
 
     def _state(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
@@ -217,8 +257,9 @@ def my_names(ws: Workspace) -> set[str]:
 def documents(ws: Workspace, names: set[str]) -> Iterator[Doc]:
     """The person's text messages (sent under `names`) from the store, in time order: each
     message alone, and each burst (their consecutive messages) with what the others wrote just
-    before it."""
+    before it. Every burst has exactly one `exchange` and at least one `message`."""
     chats: dict[str, _Chat] = {}
+    bursts = 0
     with ws.open_store() as store:
         for m in store.iter_messages():
             if m.kind != Kind.TEXT or not m.text.strip() or m.sender is None:
@@ -229,10 +270,13 @@ def documents(ws: Workspace, names: set[str]) -> Iterator[Doc]:
                 yield from chat.close_burst()
                 chat.before.append((at, m.text))
                 continue
-            key = f"{m.chat_id}|{m.ts}|{m.text}"
-            yield Doc("message", key, m.chat, m.ts, m.sender, m.text, "")
             if chat.burst and at - chat.burst[-1][0] > BURST_GAP:
                 yield from chat.close_burst()
+            if not chat.burst:
+                bursts += 1
+                chat.number = bursts
+            key = f"{m.chat_id}|{m.ts}|{m.text}"
+            yield Doc("message", key, chat.number, m.chat, m.ts, m.ts, m.sender, m.text, "")
             chat.burst.append((at, key, m))
     for chat in chats.values():
         yield from chat.close_burst()
@@ -244,6 +288,7 @@ class _Chat:
     def __init__(self) -> None:
         self.before: deque[tuple[datetime, str]] = deque(maxlen=CONTEXT_MESSAGES)
         self.burst: list[tuple[datetime, str, Any]] = []
+        self.number = 0
 
     def close_burst(self) -> Iterator[Doc]:
         if not self.burst:
@@ -251,10 +296,10 @@ class _Chat:
         start, key, first = self.burst[0]
         context = "\n".join(t for when, t in self.before if start - when <= CONTEXT_GAP)
         text = "\n".join(m.text for _, _, m in self.burst)
-        if context or len(self.burst) > 1:
-            yield Doc("exchange", key, first.chat, first.ts, first.sender, text, context)
-        if context:  # a question like the one asked now finds the reply to it
-            yield Doc("asked", key, first.chat, first.ts, first.sender, text, context)
+        last = self.burst[-1][2].ts
+        yield Doc(
+            "exchange", key, self.number, first.chat, first.ts, last, first.sender, text, context
+        )
         self.burst = []
 
 
