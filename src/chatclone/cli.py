@@ -107,9 +107,9 @@ def ingest(
     ws = Workspace.resolve(workspace)
     with render.ProgressBars(enabled=not as_json) as bars:
         result = run_ingest(ws, paths, progress=bars.start, strict=strict)
-        if index_path(ws).exists():  # memory was used: keep it in step with the store
-            with MemoryIndex(ws) as index:
-                index.refresh(bars.start)
+    if index_path(ws).exists():  # memory was used: keep it in step with the store
+        with MemoryIndex(ws) as index, render.CountBars(enabled=not as_json) as counts:
+            index.refresh(counts.start)
     if as_json:
         _emit_json(result.to_json())
     else:
@@ -547,7 +547,7 @@ def eval_(
     default_probes = ws.root / "probes.jsonl"
     probes = probes or (default_probes if default_probes.is_file() else None)
     options = EvalOptions(list(run or []), base, probes, name, dataset, settings, memory)
-    with render.ProgressBars(enabled=not as_json) as bars:
+    with render.CountBars(enabled=not as_json) as bars:
         report = run_eval(ws, options, bars.start, None if as_json else render.dim)
     _emit_json(report) if as_json else render.eval_report(report)
 
@@ -583,7 +583,7 @@ def recall(
     text and meaning), with chat, time and what they answered. Indexes new messages first."""
 
     ws = Workspace.resolve(workspace)
-    with MemoryIndex(ws) as index, render.ProgressBars(enabled=not as_json) as bars:
+    with MemoryIndex(ws) as index, render.CountBars(enabled=not as_json) as bars:
         index.refresh(bars.start)
         hits = run_recall(index, query, k, before)
     if as_json:

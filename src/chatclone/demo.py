@@ -132,7 +132,7 @@ def _eval(ws: Workspace, run: str) -> None:
         f"(`chatclone eval --base --run {run}`)"
     )
     options = EvalOptions([run], base=True, probes=probes, settings=DEMO_EVAL)
-    with render.ProgressBars() as bars:
+    with render.CountBars() as bars:
         report = run_eval(ws, options, bars.start, render.dim)
     render.eval_report(report)
 

@@ -88,6 +88,30 @@ class ProgressBars(LiveProgress):
         return lambda position: self.progress.update(task, completed=position)
 
 
+class CountBars(LiveProgress):
+    """Progress over counted items (texts embedded, replies written), on stderr, only when stderr
+    is a terminal. `start(name, total)` returns the callback the work calls with how many more
+    items are done (increments, unlike `ProgressBars`' absolute byte positions)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and err.is_terminal
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+            disable=not self.enabled,
+        )
+
+    def start(self, name: str, total: int) -> Callable[[int], None] | None:
+        if not self.enabled or total <= 0:
+            return None
+        task = self.progress.add_task(name, total=total)
+        return lambda done: self.progress.update(task, advance=done)
+
+
 class Steps:
     """A spinner naming the current step of a long job, on stderr, only on a terminal."""
 

@@ -58,7 +58,7 @@ def run_chat(
     if options.as_json and options.once is None:
         raise ChatcloneError("--json goes with --once TEXT (the interactive chat is for people)")
     if engine is None:
-        with render.ProgressBars(enabled=not options.as_json) as bars:
+        with render.CountBars(enabled=not options.as_json) as bars:
             engine = open_engine(
                 ws, options.run, options.model, _loading, options.memory, bars.start
             )

@@ -88,7 +88,7 @@ def extract(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """Find candidate facts in your own messages and file the new ones (running it again adds
     nothing for the same messages). Offline unless `[memory] extractor_url` is set."""
     store = _store(workspace)
-    with render.ProgressBars(enabled=not as_json) as bars:
+    with render.CountBars(enabled=not as_json) as bars:
         added, facts = store.extract(bars.start)
     if as_json:
         _emit({"added": added, "facts": [f.to_json() for f in facts]})
