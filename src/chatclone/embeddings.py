@@ -28,8 +28,9 @@ class DefaultEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
             raise ChatcloneError(
-                f"the embedding filter needs {e.name}: install chatclone with its 'dataset' extra "
-                "(pip install 'chatclone[dataset]'), or turn the filter off with --no-low-info-filter"
+                f"embeddings (the low-information filter and memory) need {e.name}: install "
+                "chatclone with its 'dataset' extra (pip install 'chatclone[dataset]'), or build "
+                "without them (--no-low-info-filter --no-memory)"
             ) from None
         from transformers.utils import logging as hf_logging
 

@@ -31,6 +31,7 @@ from chatclone.dataset.report import BuildReport
 from chatclone.errors import ChatcloneError
 from chatclone.me import show_me
 from chatclone.memory.index import Progress
+from chatclone.memory.load import chat_memory
 from chatclone.prompt import (
     ASSISTANT,
     OPENER,
@@ -209,8 +210,6 @@ def _open_memory(
 ) -> MemorySource | None:
     """The memory for every turn; None (said through `notify`) where there is nothing to
     remember yet: no chats stored, or nobody known to be the person."""
-    from chatclone.memory.load import chat_memory
-
     say = notify or (lambda _: None)
     if not ws.store_path.exists():
         say("No memory: no chats are stored in this workspace (`chatclone ingest` adds them).")

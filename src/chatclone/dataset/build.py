@@ -34,7 +34,10 @@ from chatclone.dataset.turns import blocked_pattern, build_turns
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
 from chatclone.memory.block import MemoryBlock
+from chatclone.memory.extract import statements
+from chatclone.memory.facts import FactStore
 from chatclone.memory.index import MemoryIndex
+from chatclone.memory.load import open_memory
 from chatclone.openai import judge, pricing
 from chatclone.openai.tokens import is_openai_model
 from chatclone.prompt import (
@@ -202,10 +205,6 @@ def _grounder(
 ) -> tuple[Grounder, MemoryIndex]:
     """The workspace's memory as of each sample, with facts extracted from the store first (new
     messages may hold new facts; facts already on record are not added twice)."""
-    from chatclone.memory.extract import statements
-    from chatclone.memory.facts import FactStore
-    from chatclone.memory.load import open_memory
-
     FactStore(ws).extract()
     memory, index = open_memory(ws, clean, embedder=options.embedder, persona=persona)
     return Grounder(memory, ds.unsupported_facts, statements), index

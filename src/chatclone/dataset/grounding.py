@@ -31,7 +31,8 @@ from typing import Any
 
 from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.evaluate.phrases import DEFLECTIONS, normalize
-from chatclone.memory.block import FactLike, Memory
+from chatclone.memory.block import HEADING, FactLike, Memory, MemoryBlock
+from chatclone.memory.slots import slots_asked
 from chatclone.prompt import ASSISTANT, USER, ChatContext, ChatMessage, PromptBuilder
 
 # A friend's question per slot, for slots with nothing on record. Each must be recognised by
@@ -111,8 +112,6 @@ class Grounder:
         self.counts = GroundingCounts()
 
     def builder(self, builder: PromptBuilder, session: Session) -> PromptBuilder:
-        from chatclone.memory.block import MemoryBlock
-
         return PromptBuilder(builder.identity, MemoryBlock(self.memory, before=session.start))
 
     def check(self, samples: list[Sample], drops: Drops) -> list[Sample]:
@@ -168,8 +167,6 @@ class Grounder:
         """Up to `wanted` samples: nothing-on-record questions answered with the person's own
         deflections (`replies`: their messages), and false premises answered with a doubt and
         their own words. Built with the block as of now (everything on record)."""
-        from chatclone.memory.slots import slots_asked
-
         if wanted <= 0:
             return []
         wanted = max(wanted, MIN_ABSTENTIONS)
@@ -266,7 +263,5 @@ def _mostly_lowercase(replies: Sequence[str]) -> bool:
 
 
 def _block_chars(system: str) -> int:
-    from chatclone.memory.block import HEADING
-
     at = system.find(HEADING)
     return len(system) - at if at >= 0 else 0

@@ -21,6 +21,7 @@ from chatclone.errors import ChatcloneError
 from chatclone.evaluate.heldout import HeldOutTurn
 from chatclone.evaluate.systems import BASE, System
 from chatclone.memory.block import MemoryBlock, strip_memory
+from chatclone.memory.load import chat_memory
 from chatclone.prompt import SYSTEM, USER, ChatContext, ChatMessage, PromptBuilder
 from chatclone.train import runs
 from chatclone.workspace import Workspace
@@ -66,8 +67,6 @@ class EvalMemory:
         dataset_dir: Path,
         embedder: Embedder | None = None,
     ) -> None:
-        from chatclone.memory.load import chat_memory
-
         recorded = build.memory if build.memory.get("enabled") else {}
         persona = build.identity.persona
         self.source, self.index = chat_memory(ws, build.name, recorded, persona, None, embedder)

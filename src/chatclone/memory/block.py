@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chatclone.config import MemorySettings
+from chatclone.memory.slots import SLOT_WORDS, slots_asked
 from chatclone.prompt import OPENER, USER, ChatMessage, Identity
 
 # The heading that starts the block inside a system prompt: `strip_memory` cuts there.
@@ -84,8 +85,6 @@ class Memory:
         return self._made[key]
 
     def _block(self, query: str, before: str | None) -> str:
-        from chatclone.memory.slots import SLOT_WORDS, slots_asked
-
         facts = [f for f in self.facts_at(before) if f.status != "rejected"]
         budget = self.settings.block_tokens * CHARS_PER_TOKEN
         lines: list[str] = []

@@ -12,10 +12,15 @@ from typing import Any
 
 from chatclone import privacy
 from chatclone.config import MemorySettings
+from chatclone.dataset.report import BuildReport
 from chatclone.embeddings import Embedder
+from chatclone.errors import ChatcloneError
 from chatclone.memory.block import FactLike, Memory, MemoryBlock
+from chatclone.memory.facts import FactStore
 from chatclone.memory.index import MemoryIndex, Progress, my_names
 from chatclone.memory.recall import Hit, recall
+from chatclone.memory.slots import SINGLE_VALUED, slots_asked
+from chatclone.train import runs
 from chatclone.workspace import Workspace
 
 
@@ -27,8 +32,6 @@ def open_memory(
     persona: str = "",
 ) -> tuple[Memory, MemoryIndex]:
     """The workspace's memory, brought in step with the store; the caller closes the index."""
-    from chatclone.memory.facts import FactStore
-
     index = MemoryIndex(ws, embedder)
     index.refresh(progress)
     store = FactStore(ws)
@@ -55,8 +58,6 @@ def open_memory(
 
 def _in_force(fact: Any, at: str) -> bool:
     """Not replaced by an edit, and (one value at a time) not closed by `at`."""
-    from chatclone.memory.slots import SINGLE_VALUED
-
     closed = fact.slot in SINGLE_VALUED and fact.valid_to and fact.valid_to <= at
     return fact.superseded_by is None and not closed
 
@@ -65,8 +66,6 @@ def persona_slots(persona: str) -> frozenset[str]:
     """The slots `persona.md` speaks to: the block never says "nothing on record" about them.
     Each line is read as if asked (`slots_asked` only reads questions), so "- I have a cat"
     covers pets."""
-    from chatclone.memory.slots import slots_asked
-
     return frozenset(
         s for line in persona.splitlines() if line.strip() for s in slots_asked(f"{line}?")
     )
@@ -120,10 +119,6 @@ def chat_memory(
     """The memory a chat (or the server) gives the clone every turn: with the [memory] settings
     the run's training prompts were built with (`run.json`), else the workspace's, and the
     privacy treatment of the run's dataset."""
-    from chatclone.dataset.report import BuildReport
-    from chatclone.errors import ChatcloneError
-    from chatclone.train import runs
-
     pseudonymize = False
     try:
         report = BuildReport.load(runs.find_dataset(ws, dataset))
