@@ -34,10 +34,10 @@ from chatclone.dataset.turns import blocked_pattern, build_turns
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
 from chatclone.memory.block import MemoryBlock
-from chatclone.memory.extract import statements
 from chatclone.memory.facts import FactStore
 from chatclone.memory.index import MemoryIndex
 from chatclone.memory.load import open_memory
+from chatclone.memory.statements import statements
 from chatclone.openai import judge, pricing
 from chatclone.openai.tokens import is_openai_model
 from chatclone.prompt import (

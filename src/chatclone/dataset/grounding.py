@@ -8,7 +8,7 @@ GPT-3.5 clone invented a brother. So, with `[dataset] memory` on:
 - every sample's system prompt carries the memory block the clone would have seen at the start
   of its conversation (`memory.block`: only facts and messages from before it, never its own
   conversation or anything later);
-- a reply that states a personal fact (`memory.extract.statements`) that neither the block nor the
+- a reply that states a personal fact (`memory.statements`) that neither the block nor the
   persona supports is kept as context but not trained on (`unsupported_facts = "context"`, counted
   as `unsupported_fact_reply`), or its sample is left out (`"drop"`, `unsupported_fact_sample`);
 - abstention samples (Character-LLM's "protective experiences", R-Tuning) are added to the

@@ -22,17 +22,9 @@ from typing import Any
 
 from chatclone.embeddings import DefaultEmbedder, Embedder
 from chatclone.errors import ChatcloneError
-from chatclone.memory.extract import (
-    Candidate,
-    Evidence,
-    LLMExtractor,
-    Progress,
-    check_slot,
-    embedding_labeler,
-    extract_candidates,
-    fact_key,
-    merge,
-)
+from chatclone.memory.candidates import Candidate, Evidence, check_slot, fact_key
+from chatclone.memory.extract import Progress, embedding_labeler, extract_candidates, merge
+from chatclone.memory.llm_extract import LLMExtractor
 from chatclone.memory.slots import SINGLE_VALUED, SLOT_WORDS, SLOTS
 from chatclone.workspace import Workspace
 
