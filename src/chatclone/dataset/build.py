@@ -124,6 +124,8 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
     samples: list[Sample] = []
     offset = 0
     system_size = _system_sizer(counter)
+    if grounder is not None:  # most conversations fit one window: their blocks in one batch
+        grounder.memory.prefetch([(m, s.start) for s, _, m in rendered if m])
     for session, source, messages in rendered:
         own, offset = sizes[offset : offset + len(messages)], offset + len(messages)
         if not messages:

@@ -71,7 +71,20 @@ class Memory:
     clean: Callable[[str], str] = str
     persona_slots: frozenset[str] = frozenset()
     rank_facts: Callable[[str, Sequence[FactLike]], Sequence[FactLike]] | None = None
+    # Fetches what many blocks will need in one batch: (queries, befores, k).
+    warm: Callable[[list[str], list[str | None], int], None] | None = None
     _made: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
+
+    def prefetch(self, conversations: Sequence[tuple[Sequence[ChatMessage], str | None]]) -> None:
+        """Make ready, in one batch, the blocks of these conversations (as of their times): a
+        build asks for thousands. Blocks asked for later that were not foreseen are made one by
+        one, as without it."""
+        if self.warm is None:
+            return
+        pairs = dict.fromkeys((conversation_query(c), before) for c, before in conversations)
+        todo = [(q, b) for q, b in pairs if q and (q, b) not in self._made]
+        if todo:
+            self.warm([q for q, _ in todo], [b for _, b in todo], self.settings.recall_k)
 
     def block(self, conversation: Sequence[ChatMessage], before: str | None = None) -> str:
         """The block for a conversation so far (its last user messages are the query). A block

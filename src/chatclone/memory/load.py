@@ -18,7 +18,7 @@ from chatclone.errors import ChatcloneError
 from chatclone.memory.block import FactLike, Memory, MemoryBlock
 from chatclone.memory.facts import FactStore
 from chatclone.memory.index import MemoryIndex, Progress, my_names
-from chatclone.memory.recall import Hit, recall
+from chatclone.memory.recall import Hit, recall, recall_many
 from chatclone.memory.slots import SINGLE_VALUED, slots_asked
 from chatclone.train import runs
 from chatclone.workspace import Workspace
@@ -35,25 +35,58 @@ def open_memory(
     index = MemoryIndex(ws, embedder)
     index.refresh(progress)
     store = FactStore(ws)
-
-    def recaller(query: str, k: int, before: str | None) -> list[Hit]:
-        return recall(index, query, k, before)
+    recalled = Recalled(index)
+    ranker = FactRanker(index)
+    views: dict[str | None, list[FactLike]] = {}
 
     def facts_at(before: str | None) -> Sequence[FactLike]:
-        if before is None:
-            return store.current()
-        return [f for f in store.as_of(before) if _in_force(f, before)]
+        if before not in views:  # the windows of one conversation share their time
+            if len(views) >= VIEWS_KEPT:
+                views.clear()
+            if before is None:
+                views[before] = list(store.current())
+            else:
+                views[before] = [f for f in store.as_of(before) if _in_force(f, before)]
+        return views[before]
 
-    covered = persona_slots(persona)
+    def warm(queries: list[str], befores: list[str | None], k: int) -> None:
+        recalled.warm(queries, befores, k)
+        ranker.warm(queries)
+
     memory = Memory(
-        recaller,
+        recalled,
         facts_at,
         ws.settings().memory,
         clean,
-        covered,
-        FactRanker(index).rank,
+        persona_slots(persona),
+        ranker.rank,
+        warm,
     )
     return memory, index
+
+
+VIEWS_KEPT = 256
+
+
+class Recalled:
+    """`recall` over the index, with answers fetched ahead in one batch (`warm`: a build asks
+    for every conversation's block; one embedding batch instead of one call per window)."""
+
+    def __init__(self, index: MemoryIndex) -> None:
+        self.index = index
+        self.ahead: dict[tuple[str, int, str | None], list[Hit]] = {}
+
+    def __call__(self, query: str, k: int, before: str | None) -> list[Hit]:
+        found = self.ahead.pop((query, k, before), None)
+        return found if found is not None else recall(self.index, query, k, before)
+
+    def warm(self, queries: list[str], befores: list[str | None], k: int) -> None:
+        if not queries or k < 1:
+            return
+        for query, before, hits in zip(
+            queries, befores, recall_many(self.index, queries, k, befores), strict=True
+        ):
+            self.ahead[(query, k, before)] = hits
 
 
 def _in_force(fact: Any, at: str) -> bool:
@@ -78,6 +111,17 @@ class FactRanker:
     def __init__(self, index: MemoryIndex) -> None:
         self.index = index
         self.vectors: dict[str, Any] = {}
+        self.queries: dict[str, Any] = {}  # embedded ahead by `warm`
+
+    def warm(self, queries: list[str]) -> None:
+        """Embed the queries of many blocks at once."""
+        import numpy as np
+
+        todo = [q for q in dict.fromkeys(queries) if q and q not in self.queries]
+        for start in range(0, len(todo), 256):
+            chunk = todo[start : start + 256]
+            for q, vec in zip(chunk, self.index.embedder.encode(chunk), strict=True):
+                self.queries[q] = np.asarray(vec, dtype=np.float32)
 
     def rank(self, query: str, facts: Sequence[FactLike]) -> list[FactLike]:
         import numpy as np
@@ -87,7 +131,9 @@ class FactRanker:
         if todo:
             for line, vec in zip(todo, self.index.embedder.encode(todo), strict=True):
                 self.vectors[line] = np.asarray(vec, dtype=np.float32)
-        q = np.asarray(self.index.embedder.encode([query])[0], dtype=np.float32)
+        q = self.queries.pop(query, None)
+        if q is None:
+            q = np.asarray(self.index.embedder.encode([query])[0], dtype=np.float32)
         scores = [float(self.vectors[line] @ q) for line in lines]
         order = sorted(range(len(facts)), key=lambda i: -scores[i])
         return [facts[i] for i in order]
