@@ -180,8 +180,8 @@ def sample(reply: str, system: str) -> Sample:
 def test_replies_stating_facts_the_prompt_does_not_hold_are_not_trained_on() -> None:
     drops = Drops()
     grounder = Grounder(memory(), "context", statements)
-    supported = sample("my cat Biscuit", f"{HEADING}\n- pet: Biscuit")
-    invented = sample("my cat Whiskers", f"{HEADING}\n- pet: Biscuit")
+    supported = sample("my cat Biscuit", f"You are Sam.\n\n{HEADING}\n- pet: Biscuit")
+    invented = sample("my cat Whiskers", f"You are Sam.\n\n{HEADING}\n- pet: Biscuit")
     kept = grounder.check([supported, invented], drops)
     assert kept == [supported, invented]
     assert supported.messages[2]["weight"] == 1
@@ -190,6 +190,15 @@ def test_replies_stating_facts_the_prompt_does_not_hold_are_not_trained_on() -> 
     dropping = Grounder(memory(), "drop", statements)
     assert dropping.check([sample("my cat Tom", "")], Drops()) == []
     assert dropping.counts.unsupported_fact_samples == 1
+
+
+def test_nothing_on_record_never_counts_as_support() -> None:
+    """ "Nothing on record about your brothers or sisters" names the words a reply inventing a
+    sister would use; it denies them, so it supports nothing."""
+    sister = Grounder(memory(), "context", lambda text: [Stated("sibling", "sister")])
+    prompt = f"You are Sam, texting a sister.\n\n{HEADING}\n{NOTHING} your brothers or sisters."
+    assert not sister.supported("my sister is visiting", prompt)
+    assert sister.supported("my sister is visiting", prompt + "\n- sibling: sister, Ana")
 
 
 def test_deflections_are_the_persons_own_short_replies() -> None:
@@ -268,13 +277,30 @@ def test_no_block_recalls_its_own_conversation_or_anything_later(
 ) -> None:
     _, report, calls = grounded
     assert calls and report.memory["samples_with_block"] > 0
-    training = [(before, hits) for before, hits, _ in calls if before is not None]
-    assert len(training) >= len(calls) // 2
-    for before, hits in training:  # `before` is the sample's conversation start
+    # Every block of a build is as of a time: a sample's conversation start, or for abstention
+    # samples the start of the held-out conversations.
+    assert all(before is not None for before, _, _ in calls)
+    training = [(before, hits) for before, hits, _ in calls]
+    for before, hits in training:
         assert all(h.ts < before for h in hits)
     # Most blocks were fetched ahead in one batch; the rest one by one.
     batched = sum(how == "many" for _, _, how in calls)
     assert batched > len(calls) - batched
+
+
+def test_abstention_samples_hold_nothing_from_the_held_out_conversations(
+    grounded: tuple[Workspace, Any, list[Any]],
+) -> None:
+    ws, _, _ = grounded
+    folder = ws.datasets_dir / "g"
+    valid = [json.loads(r)["messages"] for r in (folder / "valid.jsonl").read_text().splitlines()]
+    held_out = {m["content"] for messages in valid for m in messages if m["role"] == ASSISTANT}
+    train = [json.loads(r)["messages"] for r in (folder / "train.jsonl").read_text().splitlines()]
+    added = [m for m in train if len(m) == 3 and m[1]["content"].endswith("?")][-10:]
+    assert added
+    for messages in added:
+        answer = messages[2]["content"]
+        assert not any(line in held_out for line in answer.splitlines()), answer
 
 
 def test_grounded_report_counts_what_grounding_did(
@@ -376,6 +402,8 @@ def test_eval_runs_every_system_with_and_without_memory(
     names = [s["name"] for s in data["systems"]]
     assert names == ["real", "base", "base+memory", "r1", "r1+memory"]
     assert [s["memory"] for s in data["systems"][1:]] == [False, True, False, True]
+    # Each variant is normalised against the base model given the same prompts.
+    assert all(s["style"]["authorship_normalised"] is not None for s in data["systems"])
     with_block = [p for p in prompts if HEADING in p[0]["content"]]
     assert len(with_block) == len(prompts) // 2  # the memory variants' prompts, and only those
     starts = [json.loads(line)["session_start"]

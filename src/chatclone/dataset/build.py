@@ -20,7 +20,7 @@ from typing import Any
 from chatclone import embeddings, privacy
 from chatclone.config import DatasetSettings, parse_duration
 from chatclone.dataset import formats, lowinfo, tokens
-from chatclone.dataset.grounding import Grounder
+from chatclone.dataset.grounding import MIN_ABSTENTIONS, Grounder
 from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.dataset.report import REPORT_FILE, VALID_META_FILE, BuildReport, TokenTotals
 from chatclone.dataset.samples import (
@@ -115,7 +115,7 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
     grounder, index = None, None
     if ds.memory:
         step("finding facts")
-        grounder, index = _grounder(ws, ds, pseudo.clean, persona, options)
+        grounder, index = _grounder(ws, ds, pseudo.clean, persona, me, options)
     step("building samples")
     counter = tokens.counter_for(ds.model)
     rendered = [(s, src, render_session(s, ds.bubble_separator, drops)) for s, src in sessions]
@@ -140,10 +140,14 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         samples = grounder.check(samples, drops)
     samples = dedupe(samples, drops)
     train, valid = chronological_split(samples, ds.valid_fraction)
+    kept = {(s.session_start, s.chat) for s in train + valid}
+    pii = dict(sorted(Counter(pseudo.counts).items()))  # the chats', not the blocks' repeats
     memory: dict[str, Any] = {"enabled": False}
     if grounder is not None and index is not None:
         step("writing abstention samples")
-        train += _abstentions(grounder, sessions, decision.name, persona, ds, train, counter)
+        # Nothing from the held-out conversations (or later) may reach the training split.
+        cut = min((s.session_start for s in valid), default=None)
+        train += _abstentions(grounder, sessions, decision.name, persona, ds, train, counter, cut)
         memory = grounder.summary(
             True, len(grounder.memory.facts_at(None)), asdict(settings.memory)
         )
@@ -161,7 +165,6 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         token_counts=[s.tokens for s in valid],
     )
     problems += [f"valid.jsonl: {p}" for p in valid_problems]
-    kept = {(s.session_start, s.chat) for s in train + valid}
     report = BuildReport(
         name=name,
         path=str(target),
@@ -178,7 +181,7 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
             note=getattr(counter, "note", ""),
         ),
         drops=drops.as_dict(),
-        pii=dict(sorted(Counter(pseudo.counts).items())),
+        pii=pii,
         lengths={
             "tokens": _histogram([s.tokens for s in train + valid]),
             "turns": _histogram([len(s.messages) - 1 for s in train + valid]),
@@ -203,13 +206,15 @@ def _grounder(
     ds: DatasetSettings,
     clean: Callable[[str], str],
     persona: str,
+    me: set[str],
     options: BuildOptions,
 ) -> tuple[Grounder, MemoryIndex]:
     """The workspace's memory as of each sample, with facts extracted from the store first (new
     messages may hold new facts; facts already on record are not added twice)."""
     FactStore(ws).extract()
     memory, index = open_memory(ws, clean, embedder=options.embedder, persona=persona)
-    return Grounder(memory, ds.unsupported_facts, statements), index
+    memory.blocked = blocked_pattern(ds.blocked_words)
+    return Grounder(memory, ds.unsupported_facts, statements, me, persona), index
 
 
 def _abstentions(
@@ -220,9 +225,12 @@ def _abstentions(
     ds: DatasetSettings,
     train: list[Sample],
     counter: tokens.TokenCounter,
+    cut: str | None,
 ) -> list[Sample]:
-    """Abstention samples, `abstention_share` of the training split, in the chat the person
-    texts most one to one (the questions come from a friend), on its messenger."""
+    """Abstention samples, `abstention_share` of the training split (at least
+    `MIN_ABSTENTIONS`), in the chat the person texts most one to one (the questions come from a
+    friend), on its messenger; made only from what was said before `cut` (the held-out
+    conversations' start)."""
     if not sessions or ds.abstention_share <= 0:
         return []
     chats = Counter((s.chat, src) for s, src in sessions if not s.is_group)
@@ -230,11 +238,18 @@ def _abstentions(
         chats = Counter((s.chat, src) for s, src in sessions)
     (partner, source), _ = chats.most_common(1)[0]
     replies = [
-        b.text for s, _ in sessions for t in s.turns if t.role == ASSISTANT for b in t.bubbles
+        b.text
+        for s, _ in sessions
+        if cut is None or s.start < cut
+        for t in s.turns
+        if t.role == ASSISTANT
+        for b in t.bubbles
     ]
-    builder = PromptBuilder(Identity(me, source, persona), MemoryBlock(grounder.memory))
-    wanted = round(ds.abstention_share * len(train))
-    return grounder.abstentions(builder, ChatContext(partner), replies, wanted, counter.count)
+    memory = MemoryBlock(grounder.memory, before=cut)
+    builder = PromptBuilder(Identity(me, source, persona), memory)
+    wanted = max(round(ds.abstention_share * len(train)), MIN_ABSTENTIONS)
+    context = ChatContext(partner)
+    return grounder.abstentions(builder, context, replies, wanted, counter.count, before=cut)
 
 
 def _mark_low_information(

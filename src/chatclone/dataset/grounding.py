@@ -12,7 +12,8 @@ GPT-3.5 clone invented a brother. So, with `[dataset] memory` on:
   persona supports is kept as context but not trained on (`unsupported_facts = "context"`, counted
   as `unsupported_fact_reply`), or its sample is left out (`"drop"`, `unsupported_fact_sample`);
 - abstention samples (Character-LLM's "protective experiences", R-Tuning) are added to the
-  training split, `abstention_share` of it (at least `MIN_ABSTENTIONS`): a friend asks about something with nothing on record
+  training split, `abstention_share` of it (at least `MIN_ABSTENTIONS`), made only of what was
+  said before the held-out conversations: a friend asks about something with nothing on record
   and the person answers with one of their own real deflecting replies ("idk", "why do u ask", in
   their language), and questions with a false premise are answered with a doubt and the person's
   own message saying what is true. Their questions are general templates, never the eval probes.
@@ -31,7 +32,7 @@ from typing import Any
 
 from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.evaluate.phrases import DEFLECTIONS, normalize
-from chatclone.memory.block import HEADING, FactLike, Memory, MemoryBlock
+from chatclone.memory.block import HEADING, NOTHING, FactLike, Memory, MemoryBlock
 from chatclone.memory.slots import slots_asked
 from chatclone.prompt import ASSISTANT, USER, ChatContext, ChatMessage, PromptBuilder
 
@@ -55,18 +56,33 @@ ABSTAIN_QUESTIONS: dict[str, tuple[str, ...]] = {
     "age": ("how old are you now?",),
     "family": ("where do your parents live?",),
 }
-# A question that presupposes what is not so, per slot: (the false word, the question). The
-# word must not appear in the person's fact or its evidence for the question to be used.
-FALSE_PREMISES: dict[str, tuple[tuple[str, str], ...]] = {
-    "pet": (("rabbit", "hows your rabbit doing?"), ("parrot", "does your parrot still talk?")),
-    "sibling": (("twin", "hows your twin?"), ("sister", "is your older sister still abroad?")),
-    "drink": (("espresso", "still doing double espressos every morning?"),),
-    "hobby": (("golf", "how was golf on sunday?"), ("tennis", "did you win your tennis match?")),
-    "trip": (("tokyo", "how was tokyo?"), ("iceland", "when do you fly to iceland?")),
-    "job": (("teacher", "hows the teaching going, kids behaving?"),),
-    "home": (("glasgow", "hows life in glasgow?"),),
-    "partner": (("wife", "hows your wife?"), ("husband", "hows your husband?")),
-    "food": (("vegan", "how long have you been vegan now?"),),
+# A question that presupposes what is not so, per slot: a pattern that must find what is true in
+# the slot's facts (values and evidence) or the persona (a species, a relation), then (the false
+# word, the question) pairs, each used only when its word appears nowhere there.
+FALSE_PREMISES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "pet": (
+        r"\b(?:cat|dog|rabbit|hamster|parrot|fish|guinea pig|kitten|puppy|bird|snake|horse)s?\b",
+        (("rabbit", "hows your rabbit doing?"), ("parrot", "does your parrot still talk?")),
+    ),
+    "sibling": (
+        r"\b(?:brothers?|sisters?|bro|sis|siblings?|only child|twins?)\b",
+        (("twin", "hows your twin?"), ("sister", "is your older sister still abroad?")),
+    ),
+    "drink": (
+        r"\b(?:tea|coffee|espresso|beer|wine|water|juice|matcha)\b",
+        (("espresso", "still doing double espressos every morning?"),),
+    ),
+    "hobby": (
+        r"\w",
+        (("golf", "how was golf on sunday?"), ("tennis", "did you win your tennis match?")),
+    ),
+    "trip": (r"\w", (("tokyo", "how was tokyo?"), ("iceland", "when do you fly to iceland?"))),
+    "job": (r"\w", (("teacher", "hows the teaching going, kids behaving?"),)),
+    "home": (r"\w", (("glasgow", "hows life in glasgow?"),)),
+    "partner": (
+        r"\b(?:single|boyfriend|girlfriend|husband|wife|partner|married|fianc\w*)\b",
+        (("wife", "hows your wife?"), ("husband", "hows your husband?")),
+    ),
 }
 # Questions about things no slot covers (and no chat is likely to hold): with nothing recalled
 # for them, the clone learns to deflect there too. None is an eval probe.
@@ -105,10 +121,19 @@ class Grounder:
     """Builds each session's prompts with its block, checks replies against it and writes the
     abstention samples; `counts` says what it did."""
 
-    def __init__(self, memory: Memory, mode: str, statements: Statements) -> None:
+    def __init__(
+        self,
+        memory: Memory,
+        mode: str,
+        statements: Statements,
+        me: set[str] | frozenset[str] = frozenset(),
+        persona: str = "",
+    ) -> None:
         self.memory = memory
         self.mode = mode
         self.statements = statements
+        self.me = me  # the person's sender names: only their own messages become answers
+        self.persona = persona
         self.counts = GroundingCounts()
 
     def builder(self, builder: PromptBuilder, session: Session) -> PromptBuilder:
@@ -147,8 +172,12 @@ class Grounder:
         return kept
 
     def supported(self, reply: str, system: str) -> bool:
-        """Whether every personal fact the reply states has a word of its value in the prompt."""
-        seen = system.casefold()
+        """Whether every personal fact the reply states has a word of its value (a whole word)
+        in what the prompt says about the person: its persona and memory block, not the fixed
+        first paragraph and not a "nothing on record" line, which denies what it names."""
+        _, _, about = system.partition("\n\n")
+        lines = [line for line in about.splitlines() if not line.startswith(NOTHING)]
+        seen = set(_WORD.findall("\n".join(lines).casefold()))
         for statement in self.statements(reply):
             words = [w for w in _WORD.findall(str(statement.value).casefold()) if w not in _COMMON]
             if words and not any(w in seen for w in words):
@@ -163,17 +192,18 @@ class Grounder:
         wanted: int,
         size: Callable[[list[ChatMessage]], int],
         seed: int = 0,
+        before: str | None = None,
     ) -> list[Sample]:
         """Up to `wanted` samples: nothing-on-record questions answered with the person's own
         deflections (`replies`: their messages), and false premises answered with a doubt and
-        their own words. Built with the block as of now (everything on record)."""
+        their own words. Everything is as of `before` (the held-out conversations' start): the
+        builder's block, the facts and `replies` must be from earlier."""
         if wanted <= 0:
             return []
-        wanted = max(wanted, MIN_ABSTENTIONS)
         rng = random.Random(seed)
         deflections = mine_deflections(replies)
         self.counts.deflections_found = len(deflections)
-        facts = [f for f in self.memory.facts_at(None) if f.status != "rejected"]
+        facts = [f for f in self.memory.facts_at(before) if f.status != "rejected"]
         by_slot: dict[str, list[FactLike]] = {}
         for f in facts:
             by_slot.setdefault(f.slot, []).append(f)
@@ -186,18 +216,21 @@ class Grounder:
             negative = [f for f in by_slot.get(slot, []) if f.polarity == "negative"]
             if slot not in by_slot and deflections:
                 pairs += [("abstention", q, d) for q in usable for d in _some(deflections, rng)]
-            elif negative and _evidence(negative[0]):
-                said = self.memory.clean(_evidence(negative[0]))
+            elif negative and (said := self._own(negative[0], before)):
                 pairs += [("negative_fact", q, said) for q in usable[:1]]
-        for slot, premises in FALSE_PREMISES.items():
+        for slot, (category, premises) in FALSE_PREMISES.items():
             positive = [f for f in by_slot.get(slot, []) if f.polarity == "positive"]
-            for fact in positive[:1]:
-                said = self.memory.clean(_evidence(fact))
-                known = f"{fact.value} {said}".casefold()
-                for word, question in premises:
-                    if said and word not in known:
-                        doubt = f"what {word}?" if lowercase else f"What {word}?"
-                        pairs.append(("false_premise", question, f"{doubt}\n{said}"))
+            # What is true in the slot, all of it: a premise is false only if none of it says so.
+            known = " ".join(
+                [self.persona, *(f"{f.value} {_texts(f)}" for f in by_slot.get(slot, []))]
+            ).casefold()
+            said = next((t for f in positive if (t := self._own(f, before))), "")
+            if not said or not re.search(category, known):
+                continue  # what is true is unknown (a name alone says no species or relation)
+            for word, question in premises:
+                if not re.search(rf"\b{word}", known):
+                    doubt = f"what {word}?" if lowercase else f"What {word}?"
+                    pairs.append(("false_premise", question, f"{doubt}\n{said}"))
         if deflections:
             pairs += [
                 ("abstention", q, d)
@@ -216,6 +249,15 @@ class Grounder:
             samples.append(Sample(prompt, context.partner, "", size(prompt)))
             setattr(self.counts, f"{kind}_samples", getattr(self.counts, f"{kind}_samples") + 1)
         return samples
+
+    def _own(self, fact: FactLike, before: str | None) -> str:
+        """The first message of the fact's evidence the person sent (before `before`), cleaned
+        as the dataset is; '' when there is none."""
+        for e in getattr(fact, "evidence", ()):
+            mine = not self.me or getattr(e, "sender", "") in self.me
+            if mine and (before is None or str(e.ts) < before) and str(e.text).strip():
+                return self.memory.clean(str(e.text).strip())
+        return ""
 
     def summary(self, enabled: bool, facts: int, settings: dict[str, Any]) -> dict[str, Any]:
         chars = sorted(self.counts.block_chars)
@@ -252,9 +294,8 @@ def _some(deflections: list[str], rng: random.Random) -> list[str]:
     return rng.sample(deflections, min(PAIRINGS, len(deflections)))
 
 
-def _evidence(fact: FactLike) -> str:
-    evidence = getattr(fact, "evidence", ())
-    return str(evidence[0].text).strip() if evidence else ""
+def _texts(fact: FactLike) -> str:
+    return " ".join(str(e.text) for e in getattr(fact, "evidence", ()))
 
 
 def _mostly_lowercase(replies: Sequence[str]) -> bool:

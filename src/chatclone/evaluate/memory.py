@@ -77,9 +77,9 @@ class EvalMemory:
 
     def context(self, turn: HeldOutTurn) -> list[ChatMessage]:
         system, *conversation = turn.context
-        if turn.sample >= len(self.starts):
+        if not 0 <= turn.sample < len(self.starts) or not self.starts[turn.sample]:
             raise ChatcloneError("valid.meta.jsonl does not match valid.jsonl: rebuild the dataset")
-        block = self.source.memory.block(conversation, self.starts[turn.sample] or None)
+        block = self.source.memory.block(conversation, self.starts[turn.sample])
         head = strip_memory(str(system["content"]))
         content = f"{head}\n\n{block}" if block else head
         return [{"role": SYSTEM, "content": content}, *conversation]

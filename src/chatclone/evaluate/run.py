@@ -242,13 +242,16 @@ def _report(
         s.name: classifier.rate(written[s.name].heldout) if classifier else None for s in systems
     }
     rates[REAL] = classifier.rate(real) if classifier else None
-    base_rate = rates.get(BASE)
+    # Normalised against the base model given the same prompts (with memory or without).
+    bases = {s.memory: rates[s.name] for s in systems if s.kind == BASE}
+    base_rate = bases.get(False, next(iter(bases.values()), None))
     entries = [_real_entry(real, texts, rates[REAL], base_rate, settings.seed)]
     for system in systems:
         replies = written[system.name]
         style = _style(replies.heldout, real, texts, settings.seed)
         style["authorship"] = rates[system.name]
-        style["authorship_normalised"] = normalised(rates[system.name], base_rate, rates[REAL])
+        base = bases.get(system.memory, base_rate)
+        style["authorship_normalised"] = normalised(rates[system.name], base, rates[REAL])
         entry = system.to_json() | {"style": style, "loss": replies.loss, "facts": None}
         if judge is not None:
             try:

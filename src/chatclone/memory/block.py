@@ -19,6 +19,7 @@ dataset's pseudonymiser, so names and placeholders read exactly as the training 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -73,6 +74,9 @@ class Memory:
     rank_facts: Callable[[str, Sequence[FactLike]], Sequence[FactLike]] | None = None
     # Fetches what many blocks will need in one batch: (queries, befores, k).
     warm: Callable[[list[str], list[str | None], int], None] | None = None
+    # The dataset's blocked words (`[dataset] blocked_words`): a past message holding one, or
+    # answering one, is never recalled, as its turn never reaches training.
+    blocked: re.Pattern[str] | None = None
     _made: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
 
     def prefetch(self, conversations: Sequence[tuple[Sequence[ChatMessage], str | None]]) -> None:
@@ -126,6 +130,9 @@ class Memory:
             if query and self.recaller is not None and self.settings.recall_k
             else []
         )
+        if self.blocked is not None:
+            blocked = self.blocked
+            hits = [h for h in hits if not blocked.search(f"{h.text}\n{h.context}")]
         # Most important first, so the budget cuts the least relevant: pinned and asked-about
         # facts, what is not on record, then the rest of the facts, then past messages.
         if fact_lines:

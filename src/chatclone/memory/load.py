@@ -7,12 +7,14 @@ dataset was built with, so a block in a chat reads exactly as the blocks the clo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import fields
 from typing import Any
 
 from chatclone import privacy
 from chatclone.config import MemorySettings
 from chatclone.dataset.report import BuildReport
+from chatclone.dataset.turns import blocked_pattern
 from chatclone.embeddings import Embedder
 from chatclone.errors import ChatcloneError
 from chatclone.memory.block import FactLike, Memory, MemoryBlock
@@ -165,14 +167,13 @@ def chat_memory(
     """The memory a chat (or the server) gives the clone every turn: with the [memory] settings
     the run's training prompts were built with (`run.json`), else the workspace's, and the
     privacy treatment of the run's dataset."""
-    pseudonymize = False
-    try:
-        report = BuildReport.load(runs.find_dataset(ws, dataset))
-        pseudonymize = report.settings.pseudonymize_names
-    except ChatcloneError:  # the dataset is gone, or none was built: texts as stored
-        pass
-    clean = dataset_cleaner(ws, pseudonymize)
+    # The dataset gone (or none built): the workspace's setting, never less private than it.
+    settings = ws.settings().dataset
+    with suppress(ChatcloneError):
+        settings = BuildReport.load(runs.find_dataset(ws, dataset)).settings
+    clean = dataset_cleaner(ws, settings.pseudonymize_names)
     memory, index = open_memory(ws, clean, progress, embedder, persona)
+    memory.blocked = blocked_pattern(settings.blocked_words)
     given = recorded.get("settings") if recorded.get("enabled") else None
     if isinstance(given, dict):
         known = {f.name for f in fields(MemorySettings)}
