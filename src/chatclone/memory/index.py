@@ -107,6 +107,7 @@ class Vectors:
 
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
+QUERIES_KEPT = 20_000  # query vectors kept (384 float32 each: about 30 MB at most)
 
 
 class MemoryIndex:
@@ -130,6 +131,7 @@ class MemoryIndex:
             raise ChatcloneError(f"memory needs SQLite with FTS5 ({e})") from None
         self._embedder = embedder
         self._vectors: Vectors | None = None
+        self._queries: dict[str, Any] = {}  # query → vector, see `embed_queries`
 
     def close(self) -> None:
         self.db.close()
@@ -145,6 +147,20 @@ class MemoryIndex:
         if self._embedder is None:
             self._embedder = DefaultEmbedder()
         return self._embedder
+
+    def embed_queries(self, queries: list[str]) -> Any:
+        """The queries' vectors (float32, a row each). The latest are kept: a memory block
+        retrieves messages and ranks facts for the same query, and a build embeds all its
+        blocks' queries ahead in one batch."""
+        import numpy as np
+
+        todo = [q for q in dict.fromkeys(queries) if q not in self._queries]
+        if todo:
+            if len(self._queries) + len(todo) > QUERIES_KEPT:
+                self._queries.clear()
+            for query, vec in zip(todo, self.embedder.encode(todo), strict=True):
+                self._queries[query] = np.asarray(vec, dtype=np.float32)
+        return np.stack([self._queries[q] for q in queries])
 
     def refresh(self, progress: Progress | None = None) -> int:
         """Rebuild the documents if the store changed since the last build; returns how many

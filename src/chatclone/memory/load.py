@@ -51,10 +51,6 @@ def open_memory(
                 views[before] = [f for f in store.as_of(before) if _in_force(f, before)]
         return views[before]
 
-    def warm(queries: list[str], befores: list[str | None], k: int) -> None:
-        recalled.warm(queries, befores, k)
-        ranker.warm(queries)
-
     memory = Memory(
         recalled,
         facts_at,
@@ -62,7 +58,7 @@ def open_memory(
         clean,
         persona_slots(persona),
         ranker.rank,
-        warm,
+        recalled.warm,  # its queries' vectors stay in the index for ranking facts
     )
     return memory, index
 
@@ -108,22 +104,11 @@ def persona_slots(persona: str) -> frozenset[str]:
 
 class FactRanker:
     """Orders facts by how close their line is to the conversation (the index's embedder; each
-    fact line is embedded once)."""
+    fact line is embedded once, the query comes from the index's cache)."""
 
     def __init__(self, index: MemoryIndex) -> None:
         self.index = index
         self.vectors: dict[str, Any] = {}
-        self.queries: dict[str, Any] = {}  # embedded ahead by `warm`
-
-    def warm(self, queries: list[str]) -> None:
-        """Embed the queries of many blocks at once."""
-        import numpy as np
-
-        todo = [q for q in dict.fromkeys(queries) if q and q not in self.queries]
-        for start in range(0, len(todo), 256):
-            chunk = todo[start : start + 256]
-            for q, vec in zip(chunk, self.index.embedder.encode(chunk), strict=True):
-                self.queries[q] = np.asarray(vec, dtype=np.float32)
 
     def rank(self, query: str, facts: Sequence[FactLike]) -> list[FactLike]:
         import numpy as np
@@ -133,9 +118,7 @@ class FactRanker:
         if todo:
             for line, vec in zip(todo, self.index.embedder.encode(todo), strict=True):
                 self.vectors[line] = np.asarray(vec, dtype=np.float32)
-        q = self.queries.pop(query, None)
-        if q is None:
-            q = np.asarray(self.index.embedder.encode([query])[0], dtype=np.float32)
+        q = self.index.embed_queries([query])[0]  # embedded already by its retrieval
         scores = [float(self.vectors[line] @ q) for line in lines]
         order = sorted(range(len(facts)), key=lambda i: -scores[i])
         return [facts[i] for i in order]

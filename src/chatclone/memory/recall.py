@@ -213,7 +213,7 @@ def _semantic(index: MemoryIndex, queries: list[str], befores: list[str | None])
     if not v.ids:
         empty = np.zeros(0, dtype=np.float32)
         return [_Ranked(v, empty, empty, []) for _ in queries]
-    q = np.asarray(index.embedder.encode(queries), dtype=np.float32)
+    q = index.embed_queries(queries)
     out = []
     for start in range(0, len(queries), QUERY_CHUNK):
         scores = v.matrix @ q[start : start + QUERY_CHUNK].T  # rows × queries
