@@ -3,7 +3,6 @@ goes through `chatclone.render`, `--json` output is plain JSON on stdout."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
@@ -14,6 +13,7 @@ import typer
 
 from chatclone import __version__, render
 from chatclone.chat.terminal import ChatOptions, run_chat
+from chatclone.cli_common import JsonOpt, WorkspaceOpt, emit_json
 from chatclone.config import DatasetSettings, EvalSettings, TrainSettings, help_for
 from chatclone.dataset.build import BuildOptions, build_dataset
 from chatclone.demo import run_demo
@@ -28,7 +28,7 @@ from chatclone.stats import collect_stats
 from chatclone.train import backend_for
 from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
 from chatclone.train.export import export_merged
-from chatclone.workspace import ENV_VAR, Workspace
+from chatclone.workspace import Workspace
 
 app = typer.Typer(
     name="chatclone",
@@ -42,28 +42,12 @@ app = typer.Typer(
 
 _state = {"debug": bool(os.environ.get("CHATCLONE_DEBUG"))}
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        help=f"The clone's folder (chatclone.toml, chatclone.db). Default: ${ENV_VAR}, "
-        "else the current directory.",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
-
 
 def _setting(section: type[Any], name: str) -> str:
     """A flag's help: the help text of the setting it overrides (one source), and where that
     setting lives."""
     table = {DatasetSettings: "dataset", TrainSettings: "train", EvalSettings: "eval"}[section]
     return f"{help_for(section, name)} Default: [{table}] {name} in chatclone.toml."
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _version(value: bool) -> None:
@@ -111,7 +95,7 @@ def ingest(
         with MemoryIndex(ws) as index, render.CountBars(enabled=not as_json) as counts:
             index.refresh(counts.start)
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
     else:
         render.ingest_result(result, ws)
 
@@ -124,7 +108,7 @@ def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     with ws.open_store() as store:
         data = collect_stats(store, ws.settings())
     if as_json:
-        _emit_json(data)
+        emit_json(data)
     else:
         render.stats(data)
 
@@ -175,7 +159,7 @@ def me(
             render.warn(warning)
     decision = show_me(ws)
     if as_json:
-        _emit_json(render.me_json(decision))
+        emit_json(render.me_json(decision))
     else:
         render.me(decision)
 
@@ -249,7 +233,7 @@ def build(
         options.progress = steps.step
         report = build_dataset(Workspace.resolve(workspace), options)
     if as_json:
-        _emit_json(report.to_json())
+        emit_json(report.to_json())
     else:
         render.build_report(report)
     if preview:
@@ -358,7 +342,7 @@ def train(
     if not result:  # a second GPU process under `accelerate launch`: the first one reports
         return
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         render.train_result(result)
 
@@ -392,7 +376,7 @@ def export(
         raise ChatcloneError("say what to export: --merged (the only kind so far)")
     result = export_merged(Workspace.resolve(workspace), run, out)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
     else:
         render.out.print(
             f"Wrote the merged model to [bold]{result['path']}[/] ({result['size_mb']} MB)"
@@ -541,7 +525,7 @@ def eval_(
         if probes is None:
             raise ChatcloneError("--replies needs --probes FILE: the probes the replies answer")
         result = score_replies(probes, replies, _eval_settings(workspace, None, None, seed))
-        return _emit_json(result) if as_json else render.verdicts(result)
+        return emit_json(result) if as_json else render.verdicts(result)
     ws = Workspace.resolve(workspace)
     settings = _eval_settings(workspace, heldout_turns, max_new_tokens, seed)
     default_probes = ws.root / "probes.jsonl"
@@ -549,7 +533,7 @@ def eval_(
     options = EvalOptions(list(run or []), base, probes, name, dataset, settings, memory)
     with render.CountBars(enabled=not as_json) as bars:
         report = run_eval(ws, options, bars.start, None if as_json else render.dim)
-    _emit_json(report) if as_json else render.eval_report(report)
+    emit_json(report) if as_json else render.eval_report(report)
 
 
 def _eval_settings(
@@ -587,7 +571,7 @@ def recall(
         index.refresh(bars.start)
         hits = run_recall(index, query, k, before)
     if as_json:
-        _emit_json({"hits": [h.to_json() for h in hits]})
+        emit_json({"hits": [h.to_json() for h in hits]})
     else:
         render.recall_hits(hits)
 

@@ -8,19 +8,18 @@ A typer sub-app registered by `cli.py`; each command is a thin wrapper over `Fac
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from chatclone import render
+from chatclone.cli_common import JsonOpt, WorkspaceOpt, emit_json
 from chatclone.errors import ChatcloneError
 from chatclone.memory.facts import STATUSES, Fact, FactStore
 from chatclone.memory.slots import SLOTS
-from chatclone.workspace import ENV_VAR, Workspace
+from chatclone.workspace import Workspace
 
 facts_app = typer.Typer(
     help="Facts about you found in your own messages, each with the messages it rests on: "
@@ -29,23 +28,11 @@ facts_app = typer.Typer(
     no_args_is_help=False,
 )
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", "-w", show_default=False,
-        help=f"The clone's folder. Default: ${ENV_VAR}, else the current directory.",
-    ),
-]  # fmt: skip
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 IdArg = Annotated[str, typer.Argument(help="The fact's id, as `chatclone facts` lists it (f12).")]
 
 
 def _store(workspace: Path | None) -> FactStore:
     return FactStore(Workspace.resolve(workspace))
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def _show(facts: list[Fact]) -> None:
@@ -78,7 +65,7 @@ def facts_list(
         raise ChatcloneError(f"unknown status '{status}': use one of {', '.join(STATUSES)}")
     facts = [f for f in _store(workspace).facts() if status is None or f.status == status]
     if as_json:
-        _emit({"facts": [f.to_json() for f in facts]})
+        emit_json({"facts": [f.to_json() for f in facts]})
     else:
         _show(facts)
 
@@ -91,7 +78,7 @@ def extract(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     with render.CountBars(enabled=not as_json) as bars:
         added, facts = store.extract(bars.start)
     if as_json:
-        _emit({"added": added, "facts": [f.to_json() for f in facts]})
+        emit_json({"added": added, "facts": [f.to_json() for f in facts]})
         return
     _show(facts)
     render.out.print(f"{added} new of {len(facts)} facts on record. Review them: "
@@ -100,7 +87,7 @@ def extract(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
 
 def _one(fact: Fact, as_json: bool) -> None:
     if as_json:
-        _emit(fact.to_json())
+        emit_json(fact.to_json())
     else:
         _show([fact])
 
