@@ -105,30 +105,31 @@ def probe_prompts(
     return [builder.build(context, [{"role": USER, "content": q}]) for q in questions]
 
 
-def session_starts(dataset_dir: Path) -> list[str]:
-    """Each held-out sample's conversation start, in valid.jsonl's order."""
-    path = dataset_dir / VALID_META_FILE
-    if not path.is_file():
-        raise ChatcloneError(
-            f"{path} is missing (the dataset was built before memory existed): rebuild it with "
-            "`chatclone build` to evaluate with memory"
-        )
-    starts = []
-    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-        try:
-            starts.append(str(json.loads(line)["session_start"]))
-        except (ValueError, KeyError, TypeError):
-            raise ChatcloneError(f"{path}, line {n}: damaged; rebuild the dataset") from None
-    return starts
-
-
-def held_out_sessions(dataset_dir: Path) -> set[tuple[str, str]] | None:
-    """The (chat, conversation start) pairs a dataset holds out; None when it does not say."""
+def held_out(dataset_dir: Path) -> list[tuple[str, str]] | None:
+    """Each held-out sample's chat and conversation start, in valid.jsonl's order; None for a
+    dataset built before memory existed (it has no valid.meta.jsonl)."""
     path = dataset_dir / VALID_META_FILE
     if not path.is_file():
         return None
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-    return {(str(r.get("chat")), str(r.get("session_start"))) for r in rows}
+    rows = []
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        try:
+            row = json.loads(line)
+            rows.append((str(row["chat"]), str(row["session_start"])))
+        except (ValueError, KeyError, TypeError):
+            raise ChatcloneError(f"{path}, line {n}: damaged; rebuild the dataset") from None
+    return rows
+
+
+def session_starts(dataset_dir: Path) -> list[str]:
+    """Each held-out sample's conversation start, in valid.jsonl's order."""
+    rows = held_out(dataset_dir)
+    if rows is None:
+        raise ChatcloneError(
+            f"{dataset_dir / VALID_META_FILE} is missing (the dataset was built before memory "
+            "existed): rebuild it with `chatclone build` to evaluate with memory"
+        )
+    return [start for _, start in rows]
 
 
 def _stripped(message: ChatMessage) -> ChatMessage:

@@ -29,7 +29,7 @@ from chatclone.evaluate.judge import FactJudge, make_judge
 from chatclone.evaluate.loss import heldout_loss
 from chatclone.evaluate.memory import (
     EvalMemory,
-    held_out_sessions,
+    held_out,
     heldout_contexts,
     probe_prompts,
     variants,
@@ -167,7 +167,7 @@ def _same_split(ws: Workspace, datasets: list[str]) -> bool:
     holds out what another trained on (the split is chronological)."""
     firsts = set()
     for name in datasets:
-        sessions = held_out_sessions(runs.find_dataset(ws, name))
+        sessions = held_out(runs.find_dataset(ws, name))
         if not sessions:
             return False
         firsts.add(min(start for _, start in sessions))
