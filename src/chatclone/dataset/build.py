@@ -92,8 +92,7 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         if not decision.name:
             raise ChatcloneError(f"who is being cloned? {decision.detail}")
         me = decision.names()
-        others = sorted(set(store.senders()) - me) if ds.pseudonymize_names else []
-        pseudo = privacy.Pseudonymizer(privacy.load_mapping(mapping_path), others, sorted(me))
+        pseudo = privacy.for_dataset(mapping_path, me, store.senders(), ds.pseudonymize_names)
         step("reading chats")
         for chat in store.chats():
             # Messages stream from the store, one chat at a time: only kept turns stay in memory.

@@ -128,15 +128,10 @@ def dataset_cleaner(ws: Workspace, pseudonymize_names: bool) -> Callable[[str], 
     """The dataset's privacy treatment for texts it did not see (a block built in a chat): the
     saved mapping, so every name and placeholder is the one the training data used. New values
     get new placeholders here but the mapping file is left as it is."""
-    names = my_names(ws)
-    others: list[str] = []
-    if pseudonymize_names:
-        with ws.open_store() as store:
-            others = sorted(set(store.senders()) - names)
-    pseudo = privacy.Pseudonymizer(
-        privacy.load_mapping(ws.privacy_mapping_path), others, sorted(names)
-    )
-    return pseudo.clean
+    with ws.open_store() as store:
+        senders = store.senders()
+    path = ws.privacy_mapping_path
+    return privacy.for_dataset(path, my_names(ws), senders, pseudonymize_names).clean
 
 
 def chat_memory(

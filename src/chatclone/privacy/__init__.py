@@ -11,6 +11,6 @@ ourselves. Shared by the dataset build, the memory and the chat.
 from __future__ import annotations
 
 from chatclone.privacy.detect import PII_TYPES, find_pii
-from chatclone.privacy.pseudonyms import Pseudonymizer, load_mapping, save_mapping
+from chatclone.privacy.pseudonyms import Pseudonymizer, for_dataset, load_mapping, save_mapping
 
-__all__ = ["PII_TYPES", "Pseudonymizer", "find_pii", "load_mapping", "save_mapping"]
+__all__ = ["PII_TYPES", "Pseudonymizer", "find_pii", "for_dataset", "load_mapping", "save_mapping"]

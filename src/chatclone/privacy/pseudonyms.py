@@ -110,6 +110,18 @@ def _pick(pool: tuple[str, ...], seed: str, avoid: set[str]) -> str:
     return f"Person {len(avoid) + 1}"
 
 
+def for_dataset(
+    mapping_path: Path, me: Iterable[str], senders: Iterable[str], pseudonymize_names: bool
+) -> Pseudonymizer:
+    """The pseudonymiser a dataset's texts go through: the saved mapping, the other senders'
+    names when the dataset pseudonymises names, never the person's own. `build` and whatever
+    builds prompts like it (a chat's memory blocks) make theirs here, so a text reads the same in
+    both."""
+    mine = sorted(me)
+    others = sorted(set(senders) - set(mine)) if pseudonymize_names else []
+    return Pseudonymizer(load_mapping(mapping_path), others, mine)
+
+
 def load_mapping(path: Path) -> dict[str, dict[str, str]]:
     """The saved mapping, or an empty one when there is none yet."""
     try:
