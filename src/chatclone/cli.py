@@ -24,6 +24,7 @@ from chatclone.me import set_me, show_me
 from chatclone.memory.facts_cli import facts_app
 from chatclone.memory.index import MemoryIndex, index_path
 from chatclone.memory.recall import recall as run_recall
+from chatclone.serve.command import ServeOptions, run_serve
 from chatclone.stats import collect_stats
 from chatclone.train import backend_for
 from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
@@ -442,6 +443,91 @@ def chat(
         run, model, once, partner, max_new_tokens, temperature, seed, as_json, memory
     )
     run_chat(Workspace.resolve(workspace), options)
+
+
+@app.command()
+def serve(
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="The run to serve (default: the latest trained one).", show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Serve an OpenAI model instead: openai:ft:… (needs OPENAI_API_KEY).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but this machine (127.0.0.1, ::1) needs an "
+            "API key.",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Require this key (Authorization: Bearer KEY) on every API call; 'auto' makes "
+            "one and prints it once. Default: $CHATCLONE_API_KEY, else none on 127.0.0.1.",
+            show_default=False,
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A host name clients may use besides IP addresses and localhost (repeatable); "
+            "other names are refused (DNS rebinding).",
+            show_default=False,
+        ),
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="Let pages from this origin call the API from a browser (repeatable; none by "
+            "default).",
+            show_default=False,
+        ),
+    ] = None,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            "--max-queue",
+            help="Requests that may wait behind the one being answered; more get 503 with "
+            "Retry-After.",
+        ),
+    ] = 16,
+    memory: Annotated[
+        bool,
+        typer.Option(
+            "--memory/--no-memory",
+            help="Remind the clone every turn of the facts and past messages on record.",
+        ),
+    ] = True,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Serve your clone on this machine: an OpenAI-compatible API at /v1 and a chat page at /."""
+
+    options = ServeOptions(
+        run,
+        model,
+        host,
+        port,
+        api_key,
+        allowed_host or [],
+        cors_origin or [],
+        max_queue,
+        memory,
+    )
+    run_serve(Workspace.resolve(workspace), options)
 
 
 @app.command("eval")

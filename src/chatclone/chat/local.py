@@ -195,6 +195,14 @@ class LocalGenerator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
+    def count_prompt(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> int:
+        """The prompt's tokens as the model gets them (history trimmed to fit), for `usage`."""
+        return len(self._prompt_list(messages, max_new_tokens))
+
+    def count_text(self, text: str) -> int:
+        """A reply's tokens, for `usage`."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
     def _prompt_ids(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> Any:
         import torch
 
