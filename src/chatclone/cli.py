@@ -19,6 +19,8 @@ from chatclone.dataset.build import BuildOptions, build_dataset
 from chatclone.demo import run_demo
 from chatclone.errors import ChatcloneError
 from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
+from chatclone.export.options import ExportOptions
+from chatclone.export.registry import FORMATS, run_export
 from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
 from chatclone.memory.facts_cli import facts_app
@@ -28,7 +30,6 @@ from chatclone.serve.command import ServeOptions, run_serve
 from chatclone.stats import collect_stats
 from chatclone.train import backend_for
 from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
-from chatclone.train.export import export_merged
 from chatclone.workspace import Workspace
 
 app = typer.Typer(
@@ -350,38 +351,71 @@ def train(
 
 @app.command()
 def export(
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="What to make: ollama (a Modelfile folder for `ollama create`), gguf (one file "
+            "for llama.cpp), vllm (the adapter and the `vllm serve` command) or merged (a full "
+            "transformers folder).",
+            show_default=False,
+        ),
+    ] = None,
     run: Annotated[
         str | None,
         typer.Option("--run", help="The run to export (default: the latest).", show_default=False),
     ] = None,
     merged: Annotated[
         bool,
-        typer.Option(
-            "--merged",
-            help="Merge the LoRA adapter into the base model: a full model folder "
-            "that transformers and vLLM load.",
-        ),
+        typer.Option("--merged", help="The same as --format merged."),
     ] = False,
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Where to write it (default: runs/NAME/merged).", show_default=False
+            "--out", "-o", help="Where to write it (default: runs/NAME/FORMAT).", show_default=False
+        ),
+    ] = None,
+    partner: Annotated[
+        str,
+        typer.Option(
+            "--partner", help="Whom the clone is texting, for the system prompt it carries."
+        ),
+    ] = "a friend",
+    outtype: Annotated[
+        str,
+        typer.Option(
+            "--outtype", help="GGUF weight type: f16, f32 or q8_0 (gguf, and ollama via GGUF)."
+        ),
+    ] = "f16",
+    converter: Annotated[
+        Path | None,
+        typer.Option(
+            "--converter",
+            help="llama.cpp's convert_hf_to_gguf.py (or a llama.cpp folder) for GGUF files.",
+            show_default=False,
         ),
     ] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export a local run's model (`--merged`: adapter merged into the base weights)."""
+    """Export a local run's clone for Ollama, llama.cpp (GGUF), vLLM, or as a merged model."""
 
-    if not merged:
-        raise ChatcloneError("say what to export: --merged (the only kind so far)")
-    result = export_merged(Workspace.resolve(workspace), run, out)
+    if merged and format_ not in (None, "merged"):
+        raise ChatcloneError(f"--merged and --format {format_} ask for different things; pick one")
+    chosen = "merged" if merged else format_
+    if chosen is None:
+        raise ChatcloneError(f"say what to export: --format {'|'.join(FORMATS)} (or --merged)")
+    options = ExportOptions(chosen, run, out, partner, outtype, converter)
+    result = run_export(Workspace.resolve(workspace), options)
     if as_json:
         emit_json(result)
-    else:
-        render.out.print(
-            f"Wrote the merged model to [bold]{result['path']}[/] ({result['size_mb']} MB)"
-        )
+        return
+    render.out.print(
+        f"Wrote the {chosen} export to [bold]{result['path']}[/] ({result['size_mb']} MB)"
+    )
+    if "command" in result:
+        render.out.print(f"Run it with: {result['command']}", markup=False)
 
 
 @app.command()

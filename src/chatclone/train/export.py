@@ -1,15 +1,21 @@
-"""`chatclone export --merged`: a local run's LoRA adapter merged into its base model's weights.
+"""`chatclone export --merged`: a local run's LoRA adapter merged into its base model's weights,
+and the pieces every export format shares (which runs can be exported, merging, writing a folder
+whole or not at all).
 
-The result is an ordinary transformers model folder (config.json, model.safetensors, the
+The merged result is an ordinary transformers model folder (config.json, model.safetensors, the
 tokenizer and its chat template) that `AutoModelForCausalLM.from_pretrained` and vLLM load with
-no peft installed. It is written to a temporary folder and renamed, so it is whole or absent.
+no peft installed. Every export is written to a temporary folder beside its target and renamed,
+so it is whole or absent.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,9 @@ from chatclone.train import runs
 from chatclone.workspace import Workspace
 
 
-def export_merged(ws: Workspace, run: str | None, out: Path | None) -> dict[str, Any]:
+def local_run(ws: Workspace, run: str | None) -> tuple[Path, runs.RunRecord]:
+    """The run to export: a local run with a finished adapter (an OpenAI model cannot leave
+    OpenAI)."""
     run_dir, record = runs.find_run(ws, run)
     if record.backend != "local":
         raise ChatcloneError(
@@ -31,30 +39,62 @@ def export_merged(ws: Workspace, run: str | None, out: Path | None) -> dict[str,
             f"run '{record.name}' has no finished adapter yet; finish it with "
             f"`chatclone train --resume {record.name}`"
         )
-    target = (out or run_dir / "merged").expanduser()
-    if target.exists() and any(target.iterdir()):
+    return run_dir, record
+
+
+def free_target(target: Path) -> Path:
+    """`target`, expanded, after checking that nothing would be overwritten."""
+    target = target.expanduser()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ChatcloneError(f"{target} already exists and is not empty; choose another --out")
-    merged = _merge(run_dir, record)
+    return target
+
+
+@contextmanager
+def written_atomically(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target` to write into; renamed to `target` when the block ends
+    without an error, removed otherwise."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        merged.save_pretrained(str(tmp))
-        runs.load_run_tokenizer(run_dir, record.base).save_pretrained(str(tmp))
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp's folder is private; an export is for sharing
         if target.exists():
             target.rmdir()
         tmp.rename(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+
+
+def folder_size_mb(folder: Path) -> float:
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return round(size / 2**20, 1)
+
+
+def export_merged(ws: Workspace, run: str | None, out: Path | None) -> dict[str, Any]:
+    run_dir, record = local_run(ws, run)
+    target = free_target(out or run_dir / "merged")
+    merged = merge(run_dir, record)
+    with written_atomically(target) as tmp:
+        save_merged(merged, run_dir, record, tmp)
     return {
+        "format": "merged",
         "run": record.name,
         "base": record.base,
         "path": str(target),
-        "size_mb": round(size / 2**20, 1),
+        "size_mb": folder_size_mb(target),
     }
 
 
-def _merge(run_dir: Path, record: runs.RunRecord) -> Any:
+def save_merged(merged: Any, run_dir: Path, record: runs.RunRecord, folder: Path) -> None:
+    """The merged model and the run's tokenizer (with the chat template it was trained on)."""
+    merged.save_pretrained(str(folder))
+    runs.load_run_tokenizer(run_dir, record.base).save_pretrained(str(folder))
+
+
+def merge(run_dir: Path, record: runs.RunRecord) -> Any:
     """The base in the precision it was trained in (a QLoRA run's base unquantized, in bf16),
     with the adapter's low-rank updates added into its weights."""
     import torch
