@@ -28,10 +28,10 @@ import pytest
 
 from chatclone.chat.engine import Engine, Target
 from chatclone.chat.generation import GenerationSettings
+from chatclone.chat.server.app import ServeConfig, create_app
+from chatclone.chat.server.command import BackgroundServer
+from chatclone.chat.server.worker import GenerationQueue
 from chatclone.prompt import OPENER, ChatMessage, Identity
-from chatclone.serve.app import ServeConfig, create_app
-from chatclone.serve.command import BackgroundServer
-from chatclone.serve.worker import GenerationQueue
 
 HAVE_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
 if HAVE_PLAYWRIGHT:

@@ -14,7 +14,7 @@ ROOT = Path(chatclone.__file__).parent
 REGISTRY_HOOK = "_load_builtins"
 # Modules whose top-level imports need an optional extra (the serve extra's Starlette): loaded
 # when their command runs, so that `chatclone` works without the extra installed.
-EXTRA_MODULES = {"chatclone.serve.app"}
+EXTRA_MODULES = {"chatclone.chat.server.app"}
 
 
 def module_name(path: Path) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from chatclone import __version__, render
+from chatclone.chat.server.command import ServeOptions, run_serve
 from chatclone.chat.terminal import ChatOptions, run_chat
 from chatclone.cli_common import JsonOpt, WorkspaceOpt, emit_json
 from chatclone.config import DatasetSettings, EvalSettings, TrainSettings, help_for
@@ -26,7 +27,6 @@ from chatclone.me import set_me, show_me
 from chatclone.memory.facts_cli import facts_app
 from chatclone.memory.index import MemoryIndex, index_path
 from chatclone.memory.recall import recall as run_recall
-from chatclone.serve.command import ServeOptions, run_serve
 from chatclone.stats import collect_stats
 from chatclone.train import backend_for
 from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request

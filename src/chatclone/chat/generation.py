@@ -46,6 +46,17 @@ class Generator(Protocol):
 
 
 @dataclass(frozen=True)
+class ReplyCounts:
+    """What a generator that can count tells of its last reply (the `last_counts` attribute,
+    optional): the prompt's tokens as the model got them, the tokens it wrote (an end-of-turn
+    token included), and whether `max_new_tokens` cut the reply short."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cut: bool
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
     """What a generator factory needs: the model (local: the base; openai: the model id), the
     run folder of a local run, and the context budget in tokens (the dataset's

@@ -17,6 +17,7 @@ from chatclone.chat.generation import (
     DEFAULT_CONTEXT_TOKENS,
     GenerationSettings,
     GeneratorSpec,
+    ReplyCounts,
     fit_messages,
 )
 from chatclone.errors import ChatcloneError
@@ -41,6 +42,7 @@ class LocalGenerator:
         self.device = next(model.parameters()).device
         self.stop_ids = _stop_ids(tokenizer)
         self._busy = threading.Lock()
+        self._counts = threading.local()  # this thread's last reply's ReplyCounts
 
     @classmethod
     def from_spec(cls, spec: GeneratorSpec) -> LocalGenerator:
@@ -133,13 +135,15 @@ class LocalGenerator:
     ) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
+        self._counts.value = None
         ids = self._prompt_ids(messages, settings.max_new_tokens)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        counted = _Counted(streamer)
         stop = threading.Event()
-        kwargs = self._generate_kwargs(ids, settings, streamer, stop)
+        kwargs = self._generate_kwargs(ids, settings, counted, stop)
         failure: list[BaseException] = []
         thread = threading.Thread(
-            target=self._generate, args=(kwargs, settings.seed, streamer, failure)
+            target=self._generate, args=(kwargs, settings.seed, counted, failure)
         )
         with self._busy:  # one reply at a time; the next caller waits here
             thread.start()
@@ -150,6 +154,12 @@ class LocalGenerator:
             finally:
                 stop.set()  # the reader went away (Ctrl-C, a closed page): stop generating too
                 thread.join()
+                cut = counted.generated >= settings.max_new_tokens
+                self._counts.value = ReplyCounts(
+                    int(ids.shape[1]),
+                    counted.generated,
+                    cut and counted.last_id not in self.stop_ids,
+                )
         if failure:
             raise ChatcloneError(f"generation failed: {failure[0]}") from failure[0]
 
@@ -195,13 +205,11 @@ class LocalGenerator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         return kwargs
 
-    def count_prompt(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> int:
-        """The prompt's tokens as the model gets them (history trimmed to fit), for `usage`."""
-        return len(self._prompt_list(messages, max_new_tokens))
-
-    def count_text(self, text: str) -> int:
-        """A reply's tokens, for `usage`."""
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+    @property
+    def last_counts(self) -> ReplyCounts | None:
+        """The tokens of the last reply streamed in this thread (None before one ended)."""
+        value: ReplyCounts | None = getattr(self._counts, "value", None)
+        return value
 
     def _prompt_ids(self, messages: Sequence[ChatMessage], max_new_tokens: int) -> Any:
         import torch
@@ -233,6 +241,29 @@ class LocalGenerator:
         except ValueError as e:  # no chat template
             raise ChatcloneError(f"the run's tokenizer cannot format a chat ({e})") from e
         return list(encoded["input_ids"])
+
+
+class _Counted:
+    """Passes generate's tokens on to the text streamer, counting those after the prompt."""
+
+    def __init__(self, streamer: Any) -> None:
+        self.streamer = streamer
+        self.generated = 0
+        self.last_id: int | None = None
+        self._prompt = True
+
+    def put(self, value: Any) -> None:
+        if self._prompt:  # generate's first put is the prompt
+            self._prompt = False
+        else:
+            flat = value.reshape(-1)
+            self.generated += int(flat.numel())
+            if flat.numel():
+                self.last_id = int(flat[-1])
+        self.streamer.put(value)
+
+    def end(self) -> None:
+        self.streamer.end()
 
 
 class _StopWhenSet:

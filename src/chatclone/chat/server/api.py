@@ -22,10 +22,10 @@ from typing import Any
 from chatclone.chat.generation import GenerationSettings
 from chatclone.prompt import ASSISTANT, USER, ChatMessage
 
-DEFAULT_MAX_TOKENS = 200
-DEFAULT_TEMPERATURE = 0.7  # `chatclone chat`'s default, not OpenAI's 1.0: the clone was tuned so
-DEFAULT_TOP_P = 0.9
+# `chatclone chat`'s defaults (temperature 0.7, not OpenAI's 1.0: what the clone is tried with).
+DEFAULTS = GenerationSettings()
 DROPPED_ROLES = ("system", "developer")
+PARTNER_CHARACTERS = 80
 
 
 class ApiError(Exception):
@@ -97,9 +97,6 @@ def parse_request(body: Any, served: str) -> CompletionRequest:
     stream = _flag(body, "stream")
     options = body.get("stream_options")
     include_usage = stream and isinstance(options, dict) and bool(options.get("include_usage"))
-    partner = body.get("partner")
-    if partner is not None and (not isinstance(partner, str) or not partner.strip()):
-        raise ApiError(400, "'partner' must be a non-empty string", param="partner")
     return CompletionRequest(
         model,
         messages,
@@ -107,9 +104,28 @@ def parse_request(body: Any, served: str) -> CompletionRequest:
         stream,
         include_usage,
         _stop(body.get("stop")),
-        partner.strip() if isinstance(partner, str) else None,
+        _partner(body.get("partner")),
         dropped,
     )
+
+
+def _partner(value: Any) -> str | None:
+    """A name for the system prompt's "a chat with NAME": one short line, since it goes into the
+    prompt the server owns."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > PARTNER_CHARACTERS
+        or any(not c.isprintable() for c in value)
+    ):
+        raise ApiError(
+            400,
+            f"'partner' must be a name: one line of at most {PARTNER_CHARACTERS} characters",
+            param="partner",
+        )
+    return value.strip()
 
 
 def _flag(body: dict[str, Any], name: str) -> bool:
@@ -175,17 +191,21 @@ def _text(content: Any, where: str) -> str:
 
 
 def _settings(body: dict[str, Any]) -> GenerationSettings:
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    max_tokens = body.get("max_completion_tokens")
     if max_tokens is None:
-        max_tokens = DEFAULT_MAX_TOKENS
+        max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        max_tokens = DEFAULTS.max_new_tokens
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise ApiError(400, "'max_tokens' must be a whole number of at least 1", param="max_tokens")
-    temperature = _number(body, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
-    top_p = _number(body, "top_p", DEFAULT_TOP_P, 0.0, 1.0)
+    temperature = _number(body, "temperature", DEFAULTS.temperature, 0.0, 2.0)
+    top_p = _number(body, "top_p", DEFAULTS.top_p, 0.0, 1.0)
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ApiError(400, "'seed' must be a whole number", param="seed")
-    return GenerationSettings(max_tokens, temperature, seed, top_p if top_p > 0 else 1.0)
+    if top_p == 0:  # only the likeliest token: greedy, as OpenAI treats it
+        temperature, top_p = 0.0, DEFAULTS.top_p
+    return GenerationSettings(max_tokens, temperature, seed, top_p)
 
 
 def _number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:

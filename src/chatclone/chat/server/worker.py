@@ -4,8 +4,9 @@ The thread loads the engine itself (so the memory's SQLite connection lives in t
 uses it), then answers jobs one at a time, in the order they came. A job's pieces go back to the
 event loop through an asyncio queue. A job whose caller went away is skipped if it has not
 started, and stopped within one piece if it has (closing the generator stops the model).
-At most `max_waiting` jobs wait behind the one being answered; one more is refused with a
-`QueueFull` that carries an estimate of when to retry.
+At most `max_waiting` jobs wait behind the one being answered (0: none wait, only an idle model
+takes a job); one more is refused with a `QueueFull` that carries an estimate of when to retry. A
+waiting job whose caller went away gives its place up at once.
 """
 
 from __future__ import annotations
@@ -17,18 +18,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chatclone.chat.engine import DEFAULT_PARTNER, Conversation, Engine
+from chatclone.chat.generation import ReplyCounts
+from chatclone.chat.server.api import CompletionRequest, Usage
 from chatclone.prompt import USER, ChatMessage
-from chatclone.serve.api import CompletionRequest, Usage
 
 DEFAULT_MAX_WAITING = 16
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "piece", "done" or "error"
+    kind: str  # "piece", "done", "error", or "gone" (the caller disconnected)
     text: str = ""
     finish: str | None = None
     usage: Usage | None = None
@@ -42,6 +43,7 @@ class Job:
         self.request = request
         self.events: asyncio.Queue[Event] = asyncio.Queue()
         self.cancelled = threading.Event()
+        self.on_cancel: Callable[[Job], None] | None = None  # set by the queue it waits in
         self._loop = loop
 
     def put(self, event: Event) -> None:
@@ -51,7 +53,12 @@ class Job:
             self.cancelled.set()
 
     def cancel(self) -> None:
+        """Stop this job: skipped if it has not started, stopped within a piece if it has."""
+        if self.cancelled.is_set():
+            return
         self.cancelled.set()
+        if self.on_cancel is not None:
+            self.on_cancel(self)
 
 
 class QueueFull(Exception):
@@ -67,8 +74,8 @@ class GenerationQueue:
         self._load = load
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._waiting = 0
-        self._busy = False
+        self._queued: set[Job] = set()  # submitted, neither started nor given up
+        self._current: Job | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._seconds = 5.0  # a running mean of one job's time, for Retry-After
@@ -84,24 +91,34 @@ class GenerationQueue:
         return self.engine
 
     def stop(self) -> None:
+        """Shutting down: every job, waiting or running, is cancelled, then the thread ends."""
+        with self._lock:
+            jobs = [*self._queued, *([self._current] if self._current else [])]
+        for job in jobs:
+            job.cancel()
         self._jobs.put(None)
         self._thread.join(timeout=30)
 
     def submit(self, job: Job) -> None:
         with self._lock:
-            if self._waiting >= self.max_waiting:
+            if len(self._queued) + (self._current is not None) > self.max_waiting:
                 raise QueueFull(self.retry_after())
-            self._waiting += 1
+            self._queued.add(job)
+            job.on_cancel = self._give_up
         self._jobs.put(job)
 
+    def _give_up(self, job: Job) -> None:
+        with self._lock:
+            self._queued.discard(job)
+
     def retry_after(self) -> int:
-        """Seconds until the queue has room again, about: the jobs ahead times a job's time."""
-        ahead = self._waiting + (1 if self._busy else 0)
-        return max(1, math.ceil(ahead * self._seconds))
+        """Seconds until a place is free, about: a job's mean time (the running one ends by
+        then), at most a minute (the openai SDK ignores longer waits)."""
+        return min(60, max(1, math.ceil(self._seconds)))
 
     @property
     def waiting(self) -> int:
-        return self._waiting
+        return len(self._queued)
 
     def _serve(self) -> None:
         try:
@@ -113,15 +130,17 @@ class GenerationQueue:
             self._ready.set()
         while (job := self._jobs.get()) is not None:
             with self._lock:
-                self._waiting -= 1
-                self._busy = True
+                if job not in self._queued:  # its caller went away while it waited
+                    continue
+                self._queued.discard(job)
+                self._current = job
             try:
-                if not job.cancelled.is_set():
-                    started = time.monotonic()
-                    answer(self.engine, job)
-                    self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
+                started = time.monotonic()
+                answer(self.engine, job)
+                self._seconds = 0.7 * self._seconds + 0.3 * (time.monotonic() - started)
             finally:
-                self._busy = False
+                with self._lock:
+                    self._current = None
 
 
 def answer(engine: Engine, job: Job) -> None:
@@ -133,13 +152,11 @@ def answer(engine: Engine, job: Job) -> None:
         text, stopped = _relay(pieces, job, request.stop)
         if job.cancelled.is_set():
             return
-        usage = Usage(
-            count_prompt(engine, prompt, request.settings.max_new_tokens),
-            count_text(engine, text),
-        )
-        finish = "stop"
-        if not stopped and usage.completion_tokens >= request.settings.max_new_tokens:
-            finish = "length"
+        counts: ReplyCounts | None = getattr(engine.generator, "last_counts", None)
+        if counts is None:  # a generator that cannot count (a remote model): estimated
+            counts = _estimate(prompt, text, request.settings.max_new_tokens)
+        usage = Usage(counts.prompt_tokens, counts.completion_tokens)
+        finish = "length" if counts.cut and not stopped else "stop"
         job.put(Event("done", finish=finish, usage=usage))
     except Exception as e:  # answered to the caller (a 4xx/5xx, or an error event mid-stream)
         job.put(Event("error", error=e))
@@ -216,20 +233,11 @@ def _overlap(text: str, stop: str) -> int:
     return 0
 
 
-def count_prompt(engine: Engine, prompt: Sequence[ChatMessage], max_new_tokens: int) -> int:
-    counter: Any = getattr(engine.generator, "count_prompt", None)
-    if counter is not None:
-        return int(counter(prompt, max_new_tokens))
-    return sum(_estimate(m["content"]) + 4 for m in prompt)
+def _estimate(prompt: Sequence[ChatMessage], text: str, limit: int) -> ReplyCounts:
+    """Counts for a generator that cannot count its tokens: about four characters each."""
+    written = _tokens(text)
+    return ReplyCounts(sum(_tokens(m["content"]) + 4 for m in prompt), written, written >= limit)
 
 
-def count_text(engine: Engine, text: str) -> int:
-    counter: Any = getattr(engine.generator, "count_text", None)
-    if counter is not None:
-        return int(counter(text))
-    return _estimate(text)
-
-
-def _estimate(text: str) -> int:
-    """A generator that cannot count its tokens (a remote model): about four characters each."""
+def _tokens(text: str) -> int:
     return math.ceil(len(text) / 4)

@@ -7,7 +7,8 @@ with its files under `/static/`.
 Safe by default, in this order for every request:
 1. the Host header must name this machine (an IP address, `localhost`, or a name allowed with
    `--allowed-host`): a web page elsewhere that rebinds its own domain name to 127.0.0.1 (DNS
-   rebinding) sends its own name, and is refused;
+   rebinding) sends its own name, and is refused; so is a request whose `Origin` is neither this
+   server nor one given with `--cors-origin` (a page elsewhere cannot even make the clone write);
 2. CORS headers only for the origins given (`--cors-origin`), none by default;
 3. with an API key, every `/v1/` and `/api/` request must carry it (`Authorization: Bearer KEY`);
    the page itself holds no data and asks for the key.
@@ -26,17 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatclone.chat.engine import DEFAULT_PARTNER, Engine
-from chatclone.errors import ChatcloneError
-from chatclone.serve.api import (
+from chatclone.chat.server.api import (
     DONE,
     ApiError,
     CompletionRequest,
@@ -46,20 +47,23 @@ from chatclone.serve.api import (
     parse_request,
     sse,
 )
-from chatclone.serve.worker import Event, GenerationQueue, Job, QueueFull
+from chatclone.chat.server.worker import Event, GenerationQueue, Job, QueueFull
+from chatclone.errors import ChatcloneError
 
 STATIC = Path(__file__).parent / "static"
 LOCAL_NAMES = ("localhost",)
 PROTECTED = ("/v1/", "/api/")
-# The page and its files load only from this server: no CDN, nothing inline from elsewhere.
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+# The page and its files load only from this server: no CDN, no inline script or style.
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-POLL_SECONDS = 0.25
+CLIENT_CLOSED = 499  # nginx's code for "the client closed the connection": nobody reads it
 
 
 @dataclass
@@ -89,7 +93,7 @@ def create_app(queue: GenerationQueue, config: ServeConfig) -> Starlette:
         Route("/v1/chat/completions", handlers.completions, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(HostCheck, allowed=config.allowed_hosts)]
+    middleware = [Middleware(SiteCheck, allowed=config.allowed_hosts, origins=config.cors_origins)]
     if config.cors_origins:
         middleware.append(
             Middleware(
@@ -120,7 +124,7 @@ class _Handlers:
         self.config = config
 
     async def page(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+        return FileResponse(STATIC / "index.html")
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "waiting": self.queue.waiting})
@@ -175,45 +179,43 @@ class _Handlers:
                     headers={"Retry-After": str(e.retry_after)},
                 )
             )
+        # Until a stream takes the job over, this request owns it: the watcher stops it when the
+        # caller disconnects (waiting, or mid-reply), and so does anything ending the handler.
+        watcher = asyncio.create_task(_cancel_on_disconnect(request, job))
+        streaming = False
         try:
-            first = await _next_event(job, request)
-        except _Gone:
-            job.cancel()
-            return Response(status_code=499)
-        if first.kind == "error":
-            return _error(_failure(first.error))
-        reply = Reply(self.served)
-        if parsed.stream:
-            return JobStream(job, _chunks(job, parsed, reply, first))
-        return await _whole(job, request, reply, first)
+            first = await job.events.get()
+            if first.kind == "error":
+                return _error(_failure(first.error))
+            if first.kind == "gone":
+                return Response(status_code=CLIENT_CLOSED)
+            reply = Reply(self.served)
+            if parsed.stream:
+                streaming = True
+                return JobStream(job, _chunks(job, parsed, reply, first))
+            return await _whole(job, reply, first)
+        finally:
+            watcher.cancel()
+            if not streaming:
+                job.cancel()
 
 
-class _Gone(Exception):
-    """The caller disconnected before its reply began."""
+async def _cancel_on_disconnect(request: Request, job: Job) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    job.cancel()
+    job.events.put_nowait(Event("gone"))
 
 
-async def _next_event(job: Job, request: Request) -> Event:
-    """The job's next event, watching for the caller going away while it waits (in the queue,
-    or for a slow first piece)."""
-    while True:
-        try:
-            return await asyncio.wait_for(job.events.get(), POLL_SECONDS)
-        except TimeoutError:
-            if await request.is_disconnected():
-                raise _Gone from None
-
-
-async def _whole(job: Job, request: Request, reply: Reply, event: Event) -> Response:
+async def _whole(job: Job, reply: Reply, event: Event) -> Response:
     text: list[str] = []
-    try:
-        while event.kind == "piece":
-            text.append(event.text)
-            event = await _next_event(job, request)
-    except _Gone:
-        job.cancel()
-        return Response(status_code=499)
+    while event.kind == "piece":
+        text.append(event.text)
+        event = await job.events.get()
     if event.kind == "error":
         return _error(_failure(event.error))
+    if event.kind == "gone":
+        return Response(status_code=CLIENT_CLOSED)
     assert event.usage is not None and event.finish is not None
     return JSONResponse(reply.completion("".join(text), event.finish, event.usage))
 
@@ -228,6 +230,8 @@ async def _chunks(
     if event.kind == "error":
         error = _failure(event.error)
         yield sse(error_body(error.message, error.type, error.code))
+        return
+    if event.kind == "gone":
         return
     yield sse(reply.chunk({}, event.finish))
     if request.include_usage and event.usage is not None:
@@ -269,31 +273,51 @@ def _error(error: ApiError) -> JSONResponse:
 # --- the guards ------------------------------------------------------------------------------
 
 
-class HostCheck:
-    """Refuses a request whose Host header is not this machine: see the module's docstring."""
+class SiteCheck:
+    """Refuses a request that does not come to this machine from this machine's pages: a Host
+    header that is not this server's (DNS rebinding), or an `Origin` other than the server's own
+    or one given with `--cors-origin` (a page elsewhere posting to 127.0.0.1 without reading the
+    answer, which CORS alone does not stop). Adds the security headers to every response."""
 
-    def __init__(self, app: ASGIApp, allowed: Sequence[str] = ()) -> None:
+    def __init__(
+        self, app: ASGIApp, allowed: Sequence[str] = (), origins: Sequence[str] = ()
+    ) -> None:
         self.app = app
-        self.allowed = {h.lower().strip("[]") for h in (*LOCAL_NAMES, *allowed)}
+        self.allowed = {_host_name(h) for h in (*LOCAL_NAMES, *allowed)}
+        self.origins = {o.rstrip("/").lower() for o in origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            host = _header(scope, b"host")
-            if not self.accepts(host):
-                shown = host.decode("latin-1")[:100]
-                message = (
-                    f"Host '{shown}' is not this server's: requests must name it by IP address or "
-                    "localhost (start it with --allowed-host NAME to allow a name)"
-                )
-                response = JSONResponse(
-                    error_body(message, "invalid_request_error", "host_not_allowed"), 403
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host").decode("latin-1")
+        refusal = self.refusal(host, _header(scope, b"origin").decode("latin-1"))
+        if refusal is not None:
+            code, message = refusal
+            response = JSONResponse(error_body(message, "invalid_request_error", code), 403)
+            await response(scope, receive, _secured(send))
+            return
+        await self.app(scope, receive, _secured(send))
 
-    def accepts(self, host: bytes) -> bool:
-        name = _host_name(host.decode("latin-1"))
+    def refusal(self, host: str, origin: str) -> tuple[str, str] | None:
+        if not self.accepts(host):
+            return (
+                "host_not_allowed",
+                f"Host '{host[:100]}' is not this server's: requests must name it by IP address "
+                "or localhost (start it with --allowed-host NAME to allow a name)",
+            )
+        if origin and origin.rstrip("/").lower() not in self.origins:
+            scheme, _, rest = origin.lower().partition("://")
+            if scheme not in ("http", "https") or rest.rstrip("/") != host.lower():
+                return (
+                    "origin_not_allowed",
+                    f"Requests from pages at '{origin[:100]}' are refused (start the server with "
+                    "--cors-origin ORIGIN to allow them)",
+                )
+        return None
+
+    def accepts(self, host: str) -> bool:
+        name = _host_name(host)
         if not name:
             return False
         if name in self.allowed:
@@ -303,6 +327,21 @@ class HostCheck:
         except ValueError:
             return False
         return True  # an address, not a name: no other site's page can send it as its own
+
+
+def _secured(send: Send) -> Send:
+    """`send` with the security headers added to the response's start (the page's CSP on HTML)."""
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+            if headers.get("content-type", "").startswith("text/html"):
+                headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        await send(message)
+
+    return secured
 
 
 def _host_name(host: str) -> str:

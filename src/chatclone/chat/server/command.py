@@ -21,8 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from chatclone.chat.engine import Engine, open_engine
+from chatclone.chat.server.worker import DEFAULT_MAX_WAITING, GenerationQueue
 from chatclone.errors import ChatcloneError
-from chatclone.serve.worker import DEFAULT_MAX_WAITING, GenerationQueue
 from chatclone.workspace import Workspace
 
 KEY_ENV = "CHATCLONE_API_KEY"
@@ -44,12 +44,16 @@ class ServeOptions:
     memory: bool = True
 
 
-def resolve_key(host: str, given: str | None, env: dict[str, str] | None = None) -> str | None:
-    """The API key to require: given, from the environment, or generated (`auto`); refused
-    absent when the server would listen beyond this machine."""
+def resolve_key(
+    host: str, given: str | None, env: dict[str, str] | None = None
+) -> tuple[str | None, bool]:
+    """The API key to require (given, from the environment, or generated for `auto`) and whether
+    it was generated (then it is shown once); refused absent when the server would listen beyond
+    this machine."""
     env = dict(os.environ) if env is None else env
     key = given if given is not None else env.get(KEY_ENV) or None
-    if key == AUTO_KEY:
+    generated = key == AUTO_KEY
+    if generated:
         key = "cc-" + secrets.token_urlsafe(24)
     if key is not None and len(key) < 8:
         raise ChatcloneError("an API key must be at least 8 characters (or use --api-key auto)")
@@ -59,7 +63,7 @@ def resolve_key(host: str, given: str | None, env: dict[str, str] | None = None)
             f"could talk to your clone. Use --api-key auto (a key is made and printed once), "
             f"set {KEY_ENV}, or keep the default --host {DEFAULT_HOST}"
         )
-    return key
+    return key, generated
 
 
 def is_loopback(host: str) -> bool:
@@ -89,15 +93,14 @@ def run_serve(ws: Workspace, options: ServeOptions) -> None:
     try:
         import uvicorn
 
-        from chatclone.serve.app import ServeConfig, create_app, model_id
+        from chatclone.chat.server.app import ServeConfig, create_app, model_id
     except ImportError as e:
         raise ChatcloneError(
             f"chatclone serve needs the serve extra ({e.name} is missing): "
             "pip install 'chatclone[serve]'"
         ) from e
 
-    generated = options.api_key == AUTO_KEY
-    key = resolve_key(options.host, options.api_key)
+    key, generated = resolve_key(options.host, options.api_key)
     _check_port_free(options.host, options.port)
 
     def say(text: str) -> None:
@@ -127,6 +130,7 @@ def run_serve(ws: Workspace, options: ServeOptions) -> None:
             log_level="warning",
             server_header=False,
             access_log=False,
+            timeout_graceful_shutdown=5,  # Ctrl-C: replies in progress get a few seconds
         )
     finally:
         queue.stop()

@@ -388,6 +388,8 @@
     stop();
     state.controller = null;
     state.history = [];
+    // A reply that waited for the API key belonged to the conversation just cleared.
+    if (state.pending !== loadClone) state.pending = null;
     el.messages.replaceChildren();
     el.emptyHint.hidden = !state.clone;
     clearError();
