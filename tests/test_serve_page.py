@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx2 as httpx
 import pytest
 
 from chatclone.chat.engine import Engine, Target
@@ -393,7 +394,17 @@ def test_a_failure_during_the_reply_is_shown(session: Session, server: Served) -
 
 
 def test_a_busy_server_says_when_to_retry(tab: Session) -> None:
-    with serving(max_waiting=0) as served:  # no room in the queue: every request is refused
+    with serving(max_waiting=0) as served:  # no waiting room: a busy clone refuses
+        served.gen.gate = threading.Event()
+        body = {"model": RUN, "messages": [{"role": "user", "content": "first"}]}
+        other = threading.Thread(
+            target=lambda: httpx.post(f"{served.url}/v1/chat/completions", json=body, timeout=20)
+        )
+        other.start()  # another caller's reply holds the model
+        deadline = time.monotonic() + 5
+        while not served.gen.prompts:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         page = tab.open(served.url, allowed_errors=("status of 503",))
         send(page, "anyone there?")
         expect(page.locator("#error")).to_contain_text("busy")
@@ -403,6 +414,8 @@ def test_a_busy_server_says_when_to_retry(tab: Session) -> None:
         expect(page.locator(".group.clone")).to_have_count(0)
         wait_idle(page)
         tab.check_clean()
+        served.gen.gate.set()
+        other.join(10)
 
 
 def test_with_an_api_key_the_page_asks_for_it(tab: Session) -> None:

@@ -78,7 +78,10 @@ def run_demo(ws: Workspace, train_steps: int) -> None:
         f"{ws.root / PROBES_FILE});\n"
         f"- `chatclone train -w {ws.root} --epochs 3 --lr 1e-3` for a better one (about {_estimate(result)} on this machine), "
         "or `--backend openai` to fine-tune with OpenAI;\n"
-        f"- `chatclone export -w {ws.root} --merged` for a model folder transformers and vLLM load;\n"
+        f"- `chatclone serve -w {ws.root}` for the web page and an OpenAI-compatible API on "
+        "127.0.0.1:8000;\n"
+        f"- `chatclone export -w {ws.root} --format ollama` (or gguf, vllm, --merged) to run it "
+        "elsewhere;\n"
         "- `chatclone ingest YOUR_EXPORT.zip -w my-clone` starts your own clone."
     )
 
