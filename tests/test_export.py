@@ -9,6 +9,7 @@ installed where chatclone looks for it (`<venv>/gguf-converter`, see `export.lla
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,20 @@ from typing import Any
 import pytest
 
 from chatclone import models
+from chatclone.chat.generation import GenerationSettings
 from chatclone.errors import ChatcloneError
-from chatclone.export import chat_templates, gotemplate, llamacpp, modelfile, ollama, vllm
+from chatclone.export import (
+    chat_templates,
+    gguf_export,
+    gotemplate,
+    llamacpp,
+    modelfile,
+    ollama,
+    vllm,
+)
+from chatclone.export.options import architecture
 from chatclone.prompt import ChatContext, Identity, system_prompt
+from chatclone.train import export as train_export
 from chatclone.train.runs import RunRecord, save_record
 from tiny import tiny_model_dir
 
@@ -52,6 +64,29 @@ MISTRAL = (
     "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
     "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}{{ message['content'] + "
     "eos_token }}{% endif %}{% endfor %}"
+)
+
+# google/gemma-3-*-it's template (the parts for text content)
+GEMMA3 = (
+    "{{ bos_token }}{%- if messages[0]['role'] == 'system' -%}{%- set first_user_prefix = "
+    "messages[0]['content'] + '\n\n' -%}{%- set loop_messages = messages[1:] -%}{%- else -%}"
+    '{%- set first_user_prefix = "" -%}{%- set loop_messages = messages -%}{%- endif -%}'
+    "{%- for message in loop_messages -%}{%- if (message['role'] == 'user') != "
+    "(loop.index0 % 2 == 0) -%}{{ raise_exception('Conversation roles must alternate') }}"
+    "{%- endif -%}{%- if (message['role'] == 'assistant') -%}{%- set role = \"model\" -%}"
+    "{%- else -%}{%- set role = message['role'] -%}{%- endif -%}{{ '<start_of_turn>' + role + "
+    "'\n' + (first_user_prefix if loop.first else \"\") }}{{ message['content'] | trim }}"
+    "{{ '<end_of_turn>\n' }}{%- endfor -%}{%- if add_generation_prompt -%}"
+    "{{'<start_of_turn>model\n'}}{%- endif -%}"
+)
+# google/gemma-2-*-it's template: no system role at all
+GEMMA2 = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}"
+    "{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for message in messages %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}"
+    "{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + "
+    "message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}"
+    "{{'<start_of_turn>model\n'}}{% endif %}"
 )
 
 
@@ -243,6 +278,7 @@ def with_template(tokenizer: Any, template: str, bos: str) -> Any:
     other = copy.deepcopy(tokenizer)
     extra = ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|begin_of_text|>"]
     extra += ["<|user|>", "<|end|>", "<|assistant|>", "<|system|>"]
+    extra += ["<start_of_turn>", "<end_of_turn>", "<bos>"]
     other.add_special_tokens({"additional_special_tokens": extra})
     other.bos_token = bos
     other.chat_template = template
@@ -263,7 +299,11 @@ def test_chatml_translation_renders_exactly_like_the_tokenizer(tokenizer: Any) -
 
 @pytest.mark.parametrize(
     ("template", "bos", "family", "stop"),
-    [(LLAMA3, "<|begin_of_text|>", "llama3", "<|eot_id|>"), (PHI3, "<s>", "phi3", "<|end|>")],
+    [
+        (LLAMA3, "<|begin_of_text|>", "llama3", "<|eot_id|>"),
+        (PHI3, "<s>", "phi3", "<|end|>"),
+        (GEMMA3, "<bos>", "gemma", "<end_of_turn>"),
+    ],
 )
 def test_llama3_and_phi3_templates_translate(
     tokenizer: Any, template: str, bos: str, family: str, stop: str
@@ -274,9 +314,23 @@ def test_llama3_and_phi3_templates_translate(
     conversation = [{"role": "system", "content": "S"}, *CONVERSATION]
     expected = other.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
     rendered = gotemplate.ollama_prompt(translation.template, conversation)
-    # Llama 3 writes its BOS as text; llama.cpp and Ollama add that token themselves
+    # Llama 3 and Gemma write their BOS as text; llama.cpp and Ollama add that token themselves
     assert (bos + rendered if translation.bos_left_out else rendered) == expected
-    assert translation.bos_left_out == (family == "llama3")
+    assert translation.bos_left_out == (family in ("llama3", "gemma"))
+
+
+def test_gemma_puts_the_system_prompt_in_the_first_user_turn(tokenizer: Any) -> None:
+    translation = chat_templates.translate(with_template(tokenizer, GEMMA3, "<bos>"), "S")
+    conversation = [{"role": "system", "content": "S"}, *CONVERSATION]
+    assert gotemplate.ollama_prompt(translation.template, conversation) == (
+        "<start_of_turn>user\nS\n\nhey, still on for friday?<end_of_turn>\n"
+        "<start_of_turn>model\nyes!!\nsee you at 7<end_of_turn>\n"
+        "<start_of_turn>user\ngreat 🎉<end_of_turn>\n<start_of_turn>model\n"
+    )
+    assert translation.stops == ["<end_of_turn>", "<start_of_turn>"]
+    # Gemma 1 and 2 refuse a system prompt, so the persona cannot go in
+    with pytest.raises(ChatcloneError, match="refuses a conversation with a system prompt"):
+        chat_templates.translate(with_template(tokenizer, GEMMA2, "<bos>"), "S")
 
 
 def test_untranslatable_templates_are_refused_with_the_alternatives(tokenizer: Any) -> None:
@@ -346,9 +400,14 @@ def test_ollama_refuses_an_architecture_it_cannot_import_without_a_converter(
     ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ollama, "SAFETENSORS_ARCHITECTURES", set())
-    monkeypatch.setattr(llamacpp.sys, "prefix", str(tmp_path / "no-venv"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "no-venv"))
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
+
+    def no_merge(*args: Any) -> None:
+        raise AssertionError("the architecture is checked before the slow merge")
+
+    monkeypatch.setattr(train_export, "merge", no_merge)
     out = tmp_path / "ollama"
     run = cli("export", "-w", ws, "--format", "ollama", "--out", out)
     assert run.code != 0
@@ -358,13 +417,73 @@ def test_ollama_refuses_an_architecture_it_cannot_import_without_a_converter(
     assert not out.exists()
 
 
+def test_ollama_sampling_comment_and_parameters_follow_chat_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = GenerationSettings(temperature=0.3, top_p=0.8, repetition_penalty=1.2)
+    monkeypatch.setattr(ollama, "CHAT_DEFAULTS", settings)
+    parameters = ollama._parameters(["<|im_end|>", "<|im_start|>"], 712)
+    assert ollama._parameter_dict(parameters) == {
+        "temperature": 0.3,
+        "top_p": 0.8,
+        "repeat_penalty": 1.2,
+        "num_predict": settings.max_new_tokens,
+        "num_ctx": 712,
+        "stop": ["<|im_end|>", "<|im_start|>"],
+    }
+    comments = "\n".join(ollama._comments("r", "Jordan", "chatml", "chatclone-r"))
+    assert "temperature 0.3, top_p 0.8, repeat_penalty 1.2" in comments
+    assert "0.7" not in comments
+
+
+def test_the_architecture_lookup_names_the_first_class_or_a_question_mark() -> None:
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(architectures=["Qwen2ForCausalLM", "Other"])
+    assert architecture(config) == "Qwen2ForCausalLM"
+    assert architecture(object()) == "?"
+
+
 # --- gguf ---------------------------------------------------------------------------------------
+
+
+def test_gguf_reference_logits_of_a_bf16_merge_are_computed_in_float32(
+    ws: Path, tiny: str, tokenizer: Any, tmp_path: Path
+) -> None:
+    """transformers reads the GGUF back in float32: a bf16 reference would differ from it by
+    bf16's rounding, far above the f32 tolerance."""
+    import torch
+
+    merged = models.load_causal_lm(tiny, dtype=torch.bfloat16)
+    probe = gguf_export.prepare(
+        merged, ws / "runs" / RUN, record(RUN, tiny), tokenizer, "S", tmp_path
+    )
+    assert probe.reference.dtype == torch.float32 and probe.architecture == "LlamaForCausalLM"
+    saved = models.load_causal_lm(str(probe.model_dir), dtype=torch.bfloat16)
+    assert next(saved.parameters()).dtype == torch.bfloat16  # saved in its own precision
+    # the same bf16 weights, computed in float32, as the GGUF check will compute them
+    exact = llamacpp.next_token_logits(saved.float(), probe.ids)
+    assert llamacpp.logits_error(exact, probe.reference, "f32") < 1e-6
+
+
+def test_logits_of_another_shape_are_refused_with_the_check_s_message() -> None:
+    import torch
+
+    reference = torch.arange(12.0).reshape(3, 4)
+    assert llamacpp.logits_error(reference + 1e-6, reference, "f32") < 1e-4
+    with pytest.raises(ChatcloneError, match=r"shape \(3, 5\), the merged model's \(3, 4\)"):
+        llamacpp.logits_error(torch.zeros(3, 5), reference, "f32")
+    with pytest.raises(ChatcloneError, match="differ by"):
+        llamacpp.logits_error(reference.flip(1), reference, "f32")
+
+
+# --- gguf (cli) ---------------------------------------------------------------------------------
 
 
 def test_gguf_without_a_converter_says_how_to_get_one(
     ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llamacpp.sys, "prefix", str(tmp_path / "no-venv"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "no-venv"))
     monkeypatch.delenv("LLAMA_CPP_DIR", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     run = cli("export", "-w", ws, "--format", "gguf", "--out", tmp_path / "g")
@@ -479,6 +598,21 @@ def test_vllm_export_copies_the_adapter_and_writes_the_command(
     readme = (out / "README.md").read_text()
     assert "curl http://localhost:8000/v1/chat/completions" in readme
     assert json.dumps(prompt("Jordan"), ensure_ascii=False) in readme
+
+
+def test_exports_from_relative_paths_write_commands_that_work_anywhere(
+    ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ws.parent)
+    run = cli("export", "-w", ws.name, "--format", "vllm", "--out", "rel/vllm", "--json")
+    assert run.code == 0, run.err
+    out = ws.parent / "rel" / "vllm"
+    result = run.json()
+    assert result["path"] == str(out)
+    assert f"chatclone-clone1={out}/adapter" in result["command"]
+    assert f"--chat-template {out}/chat_template.jinja" in result["command"]
+    assert (out / "serve.sh").read_text() == f"#!/bin/sh\nexec {result['command']}\n"
+    assert train_export.free_target(Path("x/../y")) == ws.parent / "y"
 
 
 def test_vllm_export_of_a_dora_run_is_refused_and_writes_nothing(tiny: str, tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ add_generation_prompt=True)`; an export stops if they differ.
 
 Documented differences: a leading BOS token that the Hugging Face template writes as text is left
 out (llama.cpp and Ollama add it when tokenizing, as the GGUF's `add_bos_token` says); Llama 3's
-`| trim` of each message is not reproduced (chat messages carry no surrounding whitespace); and
-Ollama always sends the Modelfile's SYSTEM, so a template's default system prompt for a chat
-without one never applies.
+and Gemma's `| trim` of each message is not reproduced (chat messages carry no surrounding
+whitespace); and Ollama always sends the Modelfile's SYSTEM, so a template's default system prompt
+for a chat without one never applies. Gemma's format has no system turn: its template writes the
+system prompt and a blank line at the start of the first user message, and so does the
+translation.
 """
 
 from __future__ import annotations
@@ -33,12 +35,17 @@ class Family:
     open: str  # "{role}" stands for the message's role
     close: str
     stops: tuple[str, ...]
+    # Gemma: no system turn; the system prompt and a blank line open the first user message, and
+    # the model's turns are headed "model"
+    system_in_first_user: bool = False
 
     def header(self, role: str) -> str:
         return self.open.replace("{role}", role)
 
     def go_template(self) -> str:
         """One line, no trim markers: every character between actions is part of the prompt."""
+        if self.system_in_first_user:
+            return self._folded_go_template()
         role = self.header("{{ .Role }}")
         reply = self.header("assistant")
         return (
@@ -48,6 +55,24 @@ class Family:
             f"{{{{ if .System }}}}{self.header('system')}{{{{ .System }}}}{self.close}{{{{ end }}}}"
             f"{{{{ if .Prompt }}}}{self.header('user')}{{{{ .Prompt }}}}{self.close}{{{{ end }}}}"
             f"{reply}"
+            "{{ end }}"
+            f"{{{{ .Response }}}}{{{{ if .Response }}}}{self.close}{{{{ end }}}}"
+        )
+
+    def _folded_go_template(self) -> str:
+        """Ollama puts the system prompt first in `.Messages` (index 0), so the first user
+        message is at index 1; the legacy branch has `.System` in the first exchange only."""
+        user, reply = self.header("user"), self.header("model")
+        return (
+            "{{ if .Messages }}{{ range $i, $m := .Messages }}"
+            f'{{{{ if eq .Role "user" }}}}{user}'
+            "{{ if and $.System (eq $i 1) }}{{ $.System }}\n\n{{ end }}"
+            f"{{{{ .Content }}}}{self.close}"
+            f'{{{{ else if eq .Role "assistant" }}}}{reply}{{{{ .Content }}}}{self.close}'
+            f"{{{{ end }}}}{{{{ end }}}}{reply}"
+            "{{ else }}"
+            f"{{{{ if .Prompt }}}}{user}{{{{ if .System }}}}{{{{ .System }}}}\n\n{{{{ end }}}}"
+            f"{{{{ .Prompt }}}}{self.close}{{{{ end }}}}{reply}"
             "{{ end }}"
             f"{{{{ .Response }}}}{{{{ if .Response }}}}{self.close}{{{{ end }}}}"
         )
@@ -75,12 +100,17 @@ FAMILIES = (
         "<|end|>\n",
         ("<|end|>", "<|user|>", "<|assistant|>", "<|endoftext|>"),
     ),
+    Family(
+        "gemma",
+        ("<start_of_turn>", "<end_of_turn>"),
+        "<start_of_turn>{role}\n",
+        "<end_of_turn>\n",
+        ("<end_of_turn>", "<start_of_turn>"),
+        system_in_first_user=True,
+    ),
 )
-# Formats that put the system prompt inside a user turn, or have none: not translated.
-UNSUPPORTED = {
-    "[INST]": "Mistral's [INST] format",
-    "<start_of_turn>": "Gemma's <start_of_turn> format",
-}
+# Formats that put the system prompt inside a user turn in ways not translated.
+UNSUPPORTED = {"[INST]": "Mistral's [INST] format"}
 ALTERNATIVES = (
     "--format gguf (llama.cpp's `llama-server --jinja` uses the model's own template) or "
     "--format vllm (vLLM applies the Hugging Face template itself)"
@@ -123,7 +153,7 @@ def detect(tokenizer: Any) -> Family:
             )
     raise ChatcloneError(
         "the model's chat template is not one chatclone can translate for Ollama (ChatML, "
-        f"Llama 3, Phi-3). Use {ALTERNATIVES}"
+        f"Llama 3, Phi-3, Gemma). Use {ALTERNATIVES}"
     )
 
 
@@ -144,7 +174,7 @@ def translate(tokenizer: Any, system: str) -> Translation:
     head: ChatMessage = {"role": "system", "content": system}
     for turns in (SAMPLE_TURNS[:1], SAMPLE_TURNS):
         conversation = [head, *turns]
-        expected = hf_prompt(tokenizer, conversation)
+        expected = _hf_prompt_with_system(tokenizer, conversation)
         if bos and expected.startswith(bos):
             expected = expected[len(bos) :]
         for legacy in (False, True):
@@ -157,6 +187,18 @@ def translate(tokenizer: Any, system: str) -> Translation:
                     f"Use {ALTERNATIVES}"
                 )
     return Translation(family.name, template, _stops(tokenizer, family), bool(bos))
+
+
+def _hf_prompt_with_system(tokenizer: Any, conversation: Sequence[ChatMessage]) -> str:
+    from jinja2 import TemplateError
+
+    try:
+        return hf_prompt(tokenizer, conversation)
+    except TemplateError as e:  # Gemma 1 and 2 raise "System role not supported"
+        raise ChatcloneError(
+            f"the model's chat template refuses a conversation with a system prompt ({e}), so "
+            f"it cannot carry the clone's persona. Use {ALTERNATIVES}"
+        ) from None
 
 
 def leading_bos(tokenizer: Any) -> str:

@@ -15,6 +15,7 @@ from chatclone.export.options import (
     CHAT_DEFAULTS,
     MEMORY_NOTE,
     ExportOptions,
+    architecture,
     clone_system_prompt,
     model_name,
 )
@@ -67,12 +68,15 @@ class Probe:
 def prepare(
     merged: Any, run_dir: Path, record: runs.RunRecord, tokenizer: Any, system: str, tmp: Path
 ) -> Probe:
+    """Saves `merged` in its own precision for the converter, then turns it into float32 (in
+    place: the caller no longer needs it) for the reference logits. transformers reads the GGUF
+    back in float32, so a reference computed in bf16 (a QLoRA run's merge) would differ from it
+    by bf16's rounding, far above the f32 tolerance."""
     ids = llamacpp.probe_ids(tokenizer, system)
-    reference = llamacpp.next_token_logits(merged, ids)
     model_dir = tmp / ".merged"
     core.save_merged(merged, run_dir, record, model_dir)
-    architecture = (getattr(merged.config, "architectures", None) or ["?"])[0]
-    return Probe(model_dir, ids, reference, architecture)
+    reference = llamacpp.next_token_logits(merged.float(), ids)
+    return Probe(model_dir, ids, reference, architecture(merged.config))
 
 
 def convert_checked(

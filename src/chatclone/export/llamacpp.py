@@ -124,6 +124,9 @@ def probe_ids(tokenizer: Any, system: str) -> list[int]:
 
 
 def next_token_logits(model: Any, ids: list[int]) -> Any:
+    """The model's logits for `ids`, computed in the model's own dtype: the reference for a
+    GGUF check must come from a float32 model (the GGUF is read back in float32), see
+    `gguf_export.prepare`."""
     import torch
 
     with torch.no_grad():
@@ -189,12 +192,23 @@ def check_logits(gguf_path: Path, reference: Any, ids: list[int], outtype: str) 
     got = next_token_logits(loaded, ids)
     del loaded
     gc.collect()
-    spread = float(reference.max() - reference.min()) or 1.0
-    error = float((got - reference).abs().max()) / spread
-    if got.shape != reference.shape or error > TOLERANCE[outtype]:
+    return logits_error(got, reference, outtype)
+
+
+def logits_error(got: Any, reference: Any, outtype: str) -> float:
+    """The largest difference of `got` from the float32 `reference` logits, relative to their
+    range; an error when the shapes differ (another vocabulary) or it is above the tolerance."""
+    failed = "the GGUF file does not compute what the merged model computes"
+    if tuple(got.shape) != tuple(reference.shape):
         raise ChatcloneError(
-            f"the GGUF file does not compute what the merged model computes: its next-token "
-            f"logits differ by {error:.2%} of their range (at most {TOLERANCE[outtype]:.2%} is "
-            f"expected for {outtype}); it was not kept"
+            f"{failed}: its logits have the shape {tuple(got.shape)}, the merged model's "
+            f"{tuple(reference.shape)}; it was not kept"
+        )
+    spread = float(reference.max() - reference.min()) or 1.0
+    error = float((got.float() - reference.float()).abs().max()) / spread
+    if error > TOLERANCE[outtype]:
+        raise ChatcloneError(
+            f"{failed}: its next-token logits differ by {error:.2%} of their range (at most "
+            f"{TOLERANCE[outtype]:.2%} is expected for {outtype}); it was not kept"
         )
     return error

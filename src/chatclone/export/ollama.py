@@ -22,6 +22,8 @@ from chatclone.export.options import (
     CHAT_DEFAULTS,
     MEMORY_NOTE,
     ExportOptions,
+    architecture,
+    base_config,
     clone_system_prompt,
     history_tokens,
     model_name,
@@ -30,13 +32,23 @@ from chatclone.train import export as core
 from chatclone.train import runs
 from chatclone.workspace import Workspace
 
-# Architectures `ollama create` converts from safetensors (its convert/convert.go; Mistral's own
-# class was dropped there, so Mistral goes through GGUF).
+# Text models `ollama create` converts from safetensors itself (ollama/ollama convert/convert.go,
+# `LoadModelMetadata`); it has no case for MistralForCausalLM, so Mistral goes through GGUF. The
+# chat template is checked apart from this (`chat_templates.translate`): Gemma 1 and 2 templates
+# refuse a system prompt, and [INST] (Mixtral, Mistral 3) and Command R templates are not
+# translated, so those runs stop there whatever their weights.
 SAFETENSORS_ARCHITECTURES = {
     "LlamaForCausalLM",
+    "MixtralForCausalLM",
+    "Mistral3ForConditionalGeneration",
     "GemmaForCausalLM",
     "Gemma2ForCausalLM",
+    "Gemma3ForCausalLM",
+    "Gemma3ForConditionalGeneration",
     "Phi3ForCausalLM",
+    "Qwen2ForCausalLM",
+    "Olmo3ForCausalLM",
+    "CohereForCausalLM",
 }
 WEIGHTS_DIR = "model"
 
@@ -48,19 +60,11 @@ def export_ollama(ws: Workspace, options: ExportOptions) -> dict[str, Any]:
     system = clone_system_prompt(record, options.partner)
     translation = chat_templates.translate(tokenizer, system)
 
-    merged = core.merge(run_dir, record)
-    architecture = (getattr(merged.config, "architectures", None) or ["?"])[0]
-    converter = None
-    if architecture not in SAFETENSORS_ARCHITECTURES:
-        try:
-            converter = llamacpp.find_converter(options.converter)
-        except ChatcloneError as e:
-            raise ChatcloneError(
-                f"Ollama cannot import a {architecture} model from safetensors, and making a "
-                f"GGUF file for it needs llama.cpp's converter: {e}. Or use --format vllm"
-            ) from None
-    window = getattr(merged.config, "max_position_embeddings", None) or 2048
+    config = base_config(record)
+    converter = _gguf_converter(architecture(config), options.converter)  # before the merge
+    window = getattr(config.get_text_config(), "max_position_embeddings", None) or 2048
     parameters = _parameters(translation.stops, min(window, history_tokens(record) + 200))
+    merged = core.merge(run_dir, record)
 
     name = model_name(record.name)
     with core.written_atomically(target) as tmp:
@@ -107,26 +111,49 @@ def export_ollama(ws: Workspace, options: ExportOptions) -> dict[str, Any]:
     }
 
 
-def _parameters(stops: list[str], context: int) -> list[tuple[str, str | int | float]]:
+def _gguf_converter(architecture: str, explicit: Path | None) -> llamacpp.Converter | None:
+    """None when Ollama imports the safetensors itself, else llama.cpp's converter for a GGUF
+    file (or an error saying what to do)."""
+    if architecture in SAFETENSORS_ARCHITECTURES:
+        return None
+    try:
+        return llamacpp.find_converter(explicit)
+    except ChatcloneError as e:
+        raise ChatcloneError(
+            f"Ollama cannot import a {architecture} model from safetensors, and making a "
+            f"GGUF file for it needs llama.cpp's converter: {e}. Or use --format vllm"
+        ) from None
+
+
+Parameters = list[tuple[str, str | int | float]]
+
+
+def _sampling() -> Parameters:
+    """`chatclone chat`'s sampling defaults as Ollama PARAMETERs."""
     chat = CHAT_DEFAULTS
-    found: list[tuple[str, str | int | float]] = [
+    return [
         ("temperature", chat.temperature),
         ("top_p", chat.top_p),
         ("repeat_penalty", chat.repetition_penalty),
         ("num_predict", chat.max_new_tokens),
-        ("num_ctx", context),
     ]
-    return found + [("stop", s) for s in stops]
 
 
-def _parameter_dict(parameters: list[tuple[str, str | int | float]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _parameters(stops: list[str], context: int) -> Parameters:
+    return [*_sampling(), ("num_ctx", context), *[("stop", s) for s in stops]]
+
+
+def _listed(parameters: Parameters) -> dict[str, list[str | int | float]]:
+    """Each parameter's values in order (a Modelfile may repeat one, as it does `stop`)."""
+    out: dict[str, list[str | int | float]] = {}
     for key, value in parameters:
-        if key == "stop":
-            out.setdefault("stop", []).append(value)
-        else:
-            out[key] = value
+        out.setdefault(key, []).append(value)
     return out
+
+
+def _parameter_dict(parameters: Parameters) -> dict[str, Any]:
+    """For the JSON result: `stop` as a list, every other parameter as its one value."""
+    return {k: vs if k == "stop" else vs[0] for k, vs in _listed(parameters).items()}
 
 
 def check_modelfile(
@@ -134,7 +161,7 @@ def check_modelfile(
     source: str,
     template: str,
     system: str,
-    parameters: list[tuple[str, str | int | float]],
+    parameters: Parameters,
 ) -> None:
     """The Modelfile read back as `ollama create` reads it says exactly what was meant."""
     commands = modelfile.parse(text)
@@ -155,13 +182,6 @@ def check_modelfile(
     expected = {k: [str(v) for v in vs] for k, vs in _listed(parameters).items()}
     if modelfile.parameters(commands) != expected:
         raise ChatcloneError("the Modelfile's PARAMETER lines do not read back as written")
-
-
-def _listed(parameters: list[tuple[str, str | int | float]]) -> dict[str, list[str | int | float]]:
-    out: dict[str, list[str | int | float]] = {}
-    for key, value in parameters:
-        out.setdefault(key, []).append(value)
-    return out
 
 
 def _add_legacy_rope_keys(folder: Path) -> None:
@@ -199,7 +219,9 @@ def _comments(run: str, partner: str, family: str, name: str) -> list[str]:
         "recalls to each turn's system prompt, which a static Modelfile cannot carry.",
         f"TEMPLATE is the model's {family} chat template in Ollama's Go template language,",
         "checked against the Hugging Face template by chatclone before this file was written.",
-        "Sampling follows `chatclone chat`: temperature 0.7, top_p 0.9, repeat_penalty 1.1.",
+        "Sampling follows `chatclone chat`: "
+        + ", ".join(f"{key} {value}" for key, value in _sampling())
+        + ".",
     ]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from chatclone import models
 from chatclone.chat.generation import DEFAULT_CONTEXT_TOKENS, GenerationSettings
 from chatclone.prompt import ChatContext, system_prompt
 from chatclone.train.runs import RunRecord
@@ -33,6 +35,21 @@ class ExportOptions:
 def clone_system_prompt(record: RunRecord, partner: str) -> str:
     """The system prompt `chatclone chat --partner PARTNER` starts a conversation with."""
     return system_prompt(record.identity, ChatContext(partner))
+
+
+def architecture(config: Any) -> str:
+    """The model class a transformers config names first (`LlamaForCausalLM`…): what Ollama's
+    and llama.cpp's converters pick their conversion by."""
+    return str((getattr(config, "architectures", None) or ["?"])[0])
+
+
+def base_config(record: RunRecord) -> Any:
+    """The config of the run's base model, read without loading any weights: merging keeps the
+    architecture, so an export checks it here, before the slow merge."""
+    from transformers import AutoConfig
+
+    with models.quiet_loading():
+        return AutoConfig.from_pretrained(models.base_model_path(record.base))
 
 
 def history_tokens(record: RunRecord) -> int:

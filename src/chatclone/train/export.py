@@ -43,8 +43,9 @@ def local_run(ws: Workspace, run: str | None) -> tuple[Path, runs.RunRecord]:
 
 
 def free_target(target: Path) -> Path:
-    """`target`, expanded, after checking that nothing would be overwritten."""
-    target = target.expanduser()
+    """`target`, expanded and made absolute (the commands an export writes must work from any
+    folder), after checking that nothing would be overwritten."""
+    target = Path(os.path.abspath(target.expanduser()))
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ChatcloneError(f"{target} already exists and is not empty; choose another --out")
     return target
