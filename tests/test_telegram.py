@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import tracemalloc
 import zipfile
+from collections.abc import Callable, Generator, Iterator
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
-from chatclone.errors import InputError
+from chatclone.errors import ChatcloneError, InputError
 from chatclone.messages import Kind, Message
 from chatclone.parsers import find_parser
-from chatclone.parsers.base import ParseReport, Source
+from chatclone.parsers.base import ParseOptions, ParseReport, Source
 from chatclone.parsers.sources import discover
 from chatclone.parsers.telegram import TelegramParser, flatten_text
 
@@ -23,10 +25,41 @@ from golden import check_golden, fixtures
 
 PARSER = TelegramParser()
 
+# The machine zone each golden file is made in: the fixtures' `date`s are UTC wall times, except
+# those of a converted export from a machine in Berlin.
+GOLDEN_ZONES = {"unixtime_only.json": "Europe/Berlin"}
+# Fixtures that must fail as a whole, and how.
+GOLDEN_ERRORS = {
+    "all_records_fail.json": "all_records_fail.json: none of its 3 message record(s) could be "
+    "read; the first, message id 7: no readable `date` or `date_unixtime`",
+}
+
+
+@pytest.fixture
+def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Sets this machine's time zone (TZ) for one test, and restores it after."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset (POSIX)")
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
 
 @pytest.mark.parametrize("fixture", fixtures("telegram"), ids=lambda p: p.name)
-def test_golden(fixture: Path) -> None:
-    check_golden(fixture)
+def test_golden(fixture: Path, machine_zone: Callable[[str], None]) -> None:
+    machine_zone(GOLDEN_ZONES.get(fixture.name, "UTC"))
+    if fixture.name in GOLDEN_ERRORS:
+        with pytest.raises(InputError) as caught:
+            check_golden(fixture)
+        assert str(caught.value).endswith(GOLDEN_ERRORS[fixture.name])
+        assert not fixture.with_name(fixture.name + ".expected.json").exists()
+    else:
+        check_golden(fixture)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -36,7 +69,7 @@ def source_of(data: bytes, display: str = "result.json") -> Source:
     return Source(display, partial(io.BytesIO, data), len(data), display)
 
 
-def chat_json(*messages: dict[str, Any], **chat: Any) -> bytes:
+def chat_json(*messages: Any, **chat: Any) -> bytes:
     doc = {"name": "Alice", "type": "personal_chat", "id": 42, **chat, "messages": list(messages)}
     return json.dumps(doc, ensure_ascii=False, indent=1).encode()
 
@@ -92,6 +125,66 @@ def test_sender_falls_back_to_id_then_deleted_account() -> None:
     assert only(**{"from": None, "from_id": None}).sender == "Deleted Account"
 
 
+# --- dates ---------------------------------------------------------------------------------------
+
+
+def unix_only(seconds: Any, **fields: Any) -> dict[str, Any]:
+    record = message(date_unixtime=seconds, **fields)
+    del record["date"]
+    return record
+
+
+def test_unixtime_only_is_shown_in_the_ingest_zone() -> None:
+    report = ParseReport(options=ParseOptions(timezone="Asia/Tokyo"))
+    # 1704448800 is 2024-01-05T10:00:00 UTC: 19:00 in Tokyo. A number works as well as a string.
+    got = parse(chat_json(unix_only("1704448800", id=1), unix_only(1704448860, id=2)), report)
+    assert [m.ts for m in got] == ["2024-01-05T19:00:00", "2024-01-05T19:01:00"]
+    assert report.notes[-1] == (
+        "2 message(s) had no `date`, only `date_unixtime`: their times are shown in Asia/Tokyo"
+    )
+
+
+def test_unixtime_only_without_a_zone_uses_the_machines(
+    machine_zone: Callable[[str], None],
+) -> None:
+    machine_zone("America/New_York")
+    report = ParseReport()
+    (m,) = parse(chat_json(unix_only("1704448800")), report)
+    assert m.ts == "2024-01-05T05:00:00"
+    assert "this machine's zone (EST/EDT; set [ingest] timezone to choose)" in report.notes[-1]
+
+
+def test_date_is_kept_as_written_and_wins_over_unixtime(
+    machine_zone: Callable[[str], None],
+) -> None:
+    machine_zone("UTC")
+    report = ParseReport(options=ParseOptions(timezone="Asia/Tokyo"))
+    both = message(id=1, date="2024-01-05T10:00:00", date_unixtime="1")
+    got = parse(chat_json(both, unix_only("1704448860", id=2, date="")), report)
+    assert [m.ts for m in got] == ["2024-01-05T10:00:00", "2024-01-05T19:01:00"]
+    assert report.notes[-1].startswith("1 message(s) had no `date`")
+
+
+def test_edited_unixtime_alone_marks_an_edit() -> None:
+    assert only(edited_unixtime="1704448900").edited is True
+
+
+@pytest.mark.parametrize("bad", ["soon", "-5", "", True, -5, 1.5, None, "99999999999999"])
+def test_unreadable_unixtime_is_not_understood(bad: Any) -> None:
+    report = ParseReport(options=ParseOptions(timezone="UTC"))
+    got = parse(chat_json(unix_only(bad, id=4), message(id=5)), report)
+    assert [m.source_id for m in got] == ["5"]
+    assert (report.unparsed, report.unparsed_lines) == (1, [4])
+    assert not any("date_unixtime" in n for n in report.notes)
+
+
+def test_a_zone_that_does_not_exist_is_refused() -> None:
+    report = ParseReport(options=ParseOptions(timezone="Mars/Olympus"))
+    with pytest.raises(ChatcloneError, match="Mars/Olympus"):
+        parse(chat_json(unix_only("1704448800")), report)
+    parse(chat_json(message()), report)  # only read when a record needs it
+
+
 # --- media and special messages -------------------------------------------------------------------
 
 
@@ -131,10 +224,13 @@ def test_poll_location_contact() -> None:
 # --- service messages ---------------------------------------------------------------------------
 
 
-def service(action: str, **fields: Any) -> Message:
+def service_record(action: str, **fields: Any) -> dict[str, Any]:
     record = {"id": 3, "type": "service", "date": "2024-01-05T10:00:00", "actor": "Alice"}
-    record.update({"actor_id": "user42", "action": action, "text": "", **fields})
-    (m,) = parse(chat_json(record))
+    return {**record, "actor_id": "user42", "action": action, "text": "", **fields}
+
+
+def service(action: str, **fields: Any) -> Message:
+    (m,) = parse(chat_json(service_record(action, **fields)))
     return m
 
 
@@ -169,6 +265,133 @@ def test_service_messages_are_system_lines(action: str, fields: dict[str, Any], 
     assert (m.kind, m.sender, m.text) == (Kind.SYSTEM, None, text)
 
 
+# Every `action` Telegram Desktop's export_output_json.cpp writes (SerializeMessage), today's and
+# those of older versions (topic_title_edit, topic_icon_edit, send_paid_message).
+TDESKTOP_ACTIONS = (
+    "create_group", "edit_group_title", "edit_group_photo", "delete_group_photo",
+    "invite_members", "remove_members", "join_group_by_link", "create_channel",
+    "migrate_to_supergroup", "migrate_from_group", "pin_message", "clear_history",
+    "score_in_game", "send_payment", "phone_call", "conference_call", "take_screenshot",
+    "attach_menu_bot_allowed", "web_app_bot_allowed", "allow_sending_messages",
+    "send_passport_values", "joined_telegram", "proximity_reached", "requested_phone_number",
+    "group_call", "invite_to_group_call", "set_messages_ttl", "group_call_scheduled",
+    "edit_chat_theme", "join_group_by_request", "send_webview_data", "send_premium_gift",
+    "topic_created", "topic_edit", "topic_title_edit", "topic_icon_edit", "suggest_profile_photo",
+    "requested_peer", "gift_code_prize", "giveaway_launch", "giveaway_results",
+    "set_chat_wallpaper", "set_same_chat_wallpaper", "boost_apply", "refunded_payment",
+    "send_stars_gift", "send_ton_gift", "stars_prize", "send_star_gift", "send_paid_message",
+    "paid_messages_refund", "paid_messages_price_change", "todo_completions", "todo_append_tasks",
+    "process_suggested_post", "suggested_post_success", "suggested_post_refund",
+)  # fmt: skip
+CALL_ACTIONS = {"phone_call", "conference_call", "group_call"}
+
+
+@pytest.mark.parametrize("action", TDESKTOP_ACTIONS)
+def test_every_telegram_action_is_known(action: str) -> None:
+    report = ParseReport()
+    (m,) = parse(chat_json(service_record(action)), report)
+    assert m.kind == (Kind.CALL if action in CALL_ACTIONS else Kind.SYSTEM)
+    assert m.text and "_" not in m.text
+    assert not [n for n in report.notes if "not known" in n]
+
+
+@pytest.mark.parametrize("action", TDESKTOP_ACTIONS)
+def test_no_actor_is_nobody_not_a_deleted_account(action: str) -> None:
+    record = service_record(action)
+    del record["actor"], record["actor_id"]
+    (m,) = parse(chat_json(record))
+    assert m.sender is None
+    assert "Deleted Account" not in m.text and "None" not in m.text
+    if m.kind == Kind.SYSTEM:  # a sentence; call texts are "missed call", "call, 62 s"
+        assert m.text[0].isupper()
+
+
+def test_actions_without_an_actor_read_as_sentences() -> None:
+    assert service("pin_message", actor=None, actor_id=None).text == "Pinned a message"
+    assert service("take_screenshot", actor=None, actor_id=None).text == "Took a screenshot"
+    call = service("phone_call", actor=None, actor_id=None, discard_reason="missed")
+    assert (call.kind, call.sender, call.text) == (Kind.CALL, None, "missed call")
+    gone = service("pin_message", actor=None, actor_id="user9")  # a deleted account, by id
+    assert gone.text == "user9 pinned a message"
+    assert service("giveaway_launch").text == "A giveaway started"
+
+
+def test_unknown_actions_are_kept_and_counted() -> None:
+    report = ParseReport()
+    records = [
+        service_record("set_chat_mood", id=1),
+        service_record("set_chat_mood", id=2, actor=None, actor_id=None),
+        service_record("open_portal", id=3),
+        service_record("pin_message", id=4),
+    ]
+    got = parse(chat_json(*records), report)
+    assert [(m.kind, m.text) for m in got] == [
+        (Kind.SYSTEM, "Alice: set chat mood"),
+        (Kind.SYSTEM, "set chat mood"),
+        (Kind.SYSTEM, "Alice: open portal"),
+        (Kind.SYSTEM, "Alice pinned a message"),
+    ]
+    assert report.unparsed == 0
+    assert report.notes[-1] == (
+        "3 service message(s) with actions not known here, kept: open_portal (1), set_chat_mood (2)"
+    )
+
+
+def test_custom_action_is_its_information_text() -> None:
+    record = service_record("", information_text="Alice joined via the partner app")
+    del record["action"]
+    (m,) = parse(chat_json(record))
+    assert (m.kind, m.sender, m.text) == (Kind.SYSTEM, None, "Alice joined via the partner app")
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "text"),
+    [
+        (
+            "phone_call",
+            {"discard_reason": "disconnect", "duration_seconds": 5},
+            "call, 5 s, disconnected",
+        ),
+        (
+            "phone_call",
+            {"discard_reason": "migrate_conference_all"},
+            "call, moved to a conference call",
+        ),
+        ("conference_call", {"is_missed": True, "is_active": False}, "missed conference call"),
+        ("conference_call", {"is_active": True, "is_missed": False}, "conference call, ongoing"),
+        ("conference_call", {"duration_seconds": 600}, "conference call, 600 s"),
+        ("group_call", {"duration": 2700}, "group call, 2700 s"),  # what the export writes
+        ("group_call", {}, "group call"),
+    ],
+)
+def test_call_texts(action: str, fields: dict[str, Any], text: str) -> None:
+    m = service(action, **fields)
+    assert (m.kind, m.sender, m.text) == (Kind.CALL, "Alice", text)
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "text"),
+    [
+        ("set_messages_ttl", {"period": 86400}, "Alice set messages to auto-delete after 1 day"),
+        ("set_messages_ttl", {"period": 0}, "Alice turned off auto-delete"),
+        ("edit_chat_theme", {"emoticon": "🎄"}, "Alice changed the chat theme to 🎄"),
+        ("topic_edit", {"new_title": "{x}"}, "Alice renamed the topic to “{x}”"),
+        ("topic_edit", {"new_icon_emoji_id": 5}, "Alice changed the topic icon"),
+        ("boost_apply", {"boosts": 3}, "Alice boosted the group 3 times"),
+        ("send_stars_gift", {"stars": 100}, "Alice gifted 100 Stars"),
+        ("send_stars_gift", {"amount_whole": 50, "amount_nano": 0}, "Alice gifted 50 Stars"),
+        (
+            "invite_to_group_call",
+            {"members": ["Bob", None]},
+            "Alice invited Bob, Deleted Account to the video chat",
+        ),
+        ("send_payment", {"amount": 500, "currency": "EUR"}, "A payment in EUR was sent"),
+    ],
+)
+def test_action_texts(action: str, fields: dict[str, Any], text: str) -> None:
+    assert service(action, **fields).text == text
+
+
 def test_records_not_understood_are_counted_by_id_and_skipped() -> None:
     report = ParseReport()
     messages = parse(
@@ -197,8 +420,44 @@ def test_saved_messages_without_name() -> None:
 
 
 def test_chat_of_a_deleted_account() -> None:
-    (m,) = parse(chat_json(message(), name=None))
+    # Telegram writes a null name, and null `from`s, for a person whose account is gone.
+    (m,) = parse(chat_json(message(**{"from": None}), name=None))
     assert (m.chat, m.chat_id) == ("Deleted Account", "telegram:42")
+
+
+def test_nameless_personal_chat_is_named_after_the_other_person() -> None:
+    mine = [message(id=i, **{"from": "Me", "from_id": "user1"}) for i in (1, 2)]
+    theirs = message(id=3, **{"from": "Kim", "from_id": "user42"})
+    got = parse(chat_json(*mine, theirs, message(id=4, **{"from": None}), name=None))
+    assert [(m.chat, m.chat_id, m.source_id) for m in got] == [
+        ("Kim", "telegram:42", str(i)) for i in (1, 2, 3, 4)
+    ]
+    # The other person's name is found after the messages too, and without a `name` key at all.
+    doc = {"type": "personal_chat", "id": 42, "messages": [*mine, theirs]}
+    assert {m.chat for m in parse(json.dumps(doc).encode())} == {"Kim"}
+
+
+def test_nameless_personal_chat_streams_once_the_other_person_speaks() -> None:
+    records = [message(id=1, **{"from": "Kim", "from_id": "user42"}), message(id=2)]
+    got = PARSER.parse(source_of(chat_json(*records, name=None)), ParseReport())
+    assert next(got).chat == "Kim"
+
+
+@pytest.mark.parametrize(
+    ("chat", "name"),
+    [
+        ({"name": None, "type": "private_group"}, "Telegram chat 42"),
+        ({"name": "  ", "type": "public_channel"}, "Telegram chat 42"),
+        ({"name": None, "type": None}, "Telegram chat 42"),
+        ({"name": None, "type": "private_group", "id": None}, "Telegram chat #1"),
+        ({"name": None, "type": "personal_chat", "id": None}, "Deleted Account"),
+        ({"type": "personal_chat"}, "Telegram chat 42"),  # trimmed, and nobody else wrote
+    ],
+)
+def test_a_chat_without_a_name_never_reads_none(chat: dict[str, Any], name: str) -> None:
+    doc = {"id": 42, **chat, "messages": [message(**{"from_id": "user1"})]}
+    (m,) = parse(json.dumps(doc).encode())
+    assert m.chat == name
 
 
 def test_messages_before_the_chat_name_are_buffered() -> None:
@@ -368,6 +627,24 @@ def test_empty_file_and_json_without_chats() -> None:
     assert "no chat" in error_of(b'{"about": "x", "personal_information": {"user_id": 1}}').problem
 
 
+def test_a_file_in_which_every_record_fails_is_an_error() -> None:
+    e = error_of(chat_json(message(id=5, type="sponsored"), message(id=6, date=None)))
+    assert e.path == "result.json" and e.line is None
+    assert e.problem == (
+        "none of its 2 message record(s) could be read; the first, message id 5: "
+        "unknown record type 'sponsored'"
+    )
+    assert "a record without an id" in error_of(chat_json("stray")).problem
+    assert parse(chat_json()) == []  # an empty chat is not a failure
+
+
+def test_one_readable_record_is_enough() -> None:
+    report = ParseReport()
+    got = parse(account({"name": "A", "type": "private_group", "id": 1, "messages": [
+        message(id=1, date=None), message(id=2)]}), report)  # fmt: skip
+    assert [m.source_id for m in got] == ["2"] and report.unparsed_lines == [1]
+
+
 def test_messages_before_an_error_are_yielded_first() -> None:
     data = chat_json(message(id=1), message(id=2))
     cut = data[: data.rindex(b'"from"')]
@@ -390,7 +667,7 @@ def write_big_export(path: Path, count: int) -> None:
 
 
 def file_source(path: Path) -> Source:
-    return Source(str(path), partial(path.open, "rb"), path.stat().st_size, path.name)
+    return Source(str(path), lambda: path.open("rb"), path.stat().st_size, path.name)
 
 
 @pytest.mark.slow
@@ -430,5 +707,6 @@ def test_first_message_comes_before_the_file_is_read(tmp_path: Path) -> None:
     assert next(got).source_id == "0"
     (reading,) = [f for f in opened if not f.closed]
     assert reading.tell() < size / 4
+    assert isinstance(got, Generator)
     got.close()
     assert reading.closed

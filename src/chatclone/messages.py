@@ -28,7 +28,9 @@ class Message:
     """One message as written in an export.
 
     `ts` is the local wall-clock time the export shows, in ISO 8601 (`2024-03-14T19:05` or, where
-    the export has seconds, `2024-03-14T19:05:12`): exports carry no time zone, so none is invented.
+    the export has seconds, `2024-03-14T19:05:12`): exports carry no time zone, so none is invented,
+    except for Telegram records that hold only an instant (`date_unixtime`), shown in the [ingest]
+    time zone (this machine's by default; the ingest report says which).
     """
 
     chat: str  # the chat's display name
