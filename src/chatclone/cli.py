@@ -22,6 +22,7 @@ from chatclone.errors import ChatcloneError
 from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
 from chatclone.export.options import ExportOptions
 from chatclone.export.registry import FORMATS, run_export
+from chatclone.ingest import ChatChoice, parse_options
 from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
 from chatclone.memory.facts_cli import facts_app
@@ -86,13 +87,43 @@ def ingest(
         bool,
         typer.Option("--strict", help="Fail (and store nothing) if any line is not understood."),
     ] = False,
+    date_order: Annotated[
+        str | None,
+        typer.Option(
+            "--date-order",
+            help="How the export writes dates: DMY (31/12/24), MDY (12/31/24) or YMD. Default: "
+            "inferred from the file, and the report says how.",
+            show_default=False,
+        ),
+    ] = None,
+    chat: Annotated[
+        str | None,
+        typer.Option(
+            "--chat",
+            help="Store the exports' messages in this chat: a stored chat's name (to merge a "
+            "renamed or re-downloaded export into it) or a new name.",
+            show_default=False,
+        ),
+    ] = None,
+    as_new_chat: Annotated[
+        bool,
+        typer.Option(
+            "--as-new-chat",
+            help="Keep a chat new to the store apart even when its messages overlap a stored "
+            "chat's (by default such a chat is merged into the stored one, and the report says so).",
+        ),
+    ] = False,
 ) -> None:
     """Read chat exports into the workspace's store. Ingesting the same export twice adds nothing;
     overlapping exports of one chat merge. Any unreadable file stores nothing at all."""
 
+    if chat is not None and as_new_chat:
+        raise ChatcloneError("--chat NAME and --as-new-chat ask for different things; pick one")
     ws = Workspace.resolve(workspace)
+    options = parse_options(ws, date_order)
+    choice = ChatChoice(chat, as_new_chat)
     with render.ProgressBars(enabled=not as_json) as bars:
-        result = run_ingest(ws, paths, progress=bars.start, strict=strict)
+        result = run_ingest(ws, paths, bars.start, strict, options, choice)
     if index_path(ws).exists():  # memory was used: keep it in step with the store
         with MemoryIndex(ws) as index, render.CountBars(enabled=not as_json) as counts:
             index.refresh(counts.start)

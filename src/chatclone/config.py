@@ -283,6 +283,33 @@ class EvalSettings:
 
 
 @dataclass
+class IngestSettings:
+    """Reading exports (the [ingest] table)."""
+
+    timezone: str | None = _help(
+        "The time zone (IANA name, e.g. Europe/Berlin) for exports that store only instants, "
+        "such as Telegram files with only date_unixtime. Unset: this machine's zone.",
+        default=None,
+    )
+
+    def check(self) -> None:
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+
+
+def check_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ChatcloneError(
+            f"'{name}' is not a time zone; give an IANA name such as Europe/Berlin or UTC"
+        ) from None
+    return name
+
+
+@dataclass
 class MemorySettings:
     """The memory stage (the [memory] table): what the clone is reminded of in every prompt."""
 
@@ -320,6 +347,7 @@ class Settings:
     """Everything in `chatclone.toml`."""
 
     me: MeSettings = field(default_factory=MeSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)

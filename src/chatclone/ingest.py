@@ -2,7 +2,8 @@
 
 Every path is discovered (and so checked) before anything is written; all files of one `ingest`
 land together or not at all, and a workspace that the failed ingest created is removed again, so
-bad input leaves the workspace exactly as it was.
+bad input leaves the workspace exactly as it was. A chat new to the store that is a stored chat
+under another name (an export downloaded twice, a renamed file) is merged into it (`overlap`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatclone.errors import InputError
-from chatclone.messages import Message
-from chatclone.parsers.base import READ_ERRORS, ParseReport
+from chatclone.errors import ChatcloneError, InputError
+from chatclone.messages import Message, chat_id_for
+from chatclone.overlap import SAME, UNSURE, best_overlap
+from chatclone.parsers.base import DATE_ORDERS, READ_ERRORS, ParseOptions, ParseReport
 from chatclone.parsers.sources import Found, discover
-from chatclone.store import Store
+from chatclone.store import AddResult, Store
 from chatclone.workspace import Workspace
 
 # Called once per file with (name, size in bytes); returns a callback for the byte position.
 ProgressStart = Callable[[str, int], Callable[[int], None] | None]
+
+
+@dataclass(frozen=True)
+class ChatChoice:
+    """Where the chats of the files go: `chat` names the chat to store them in (a stored one to
+    merge into, or a new name); `as_new` keeps a chat new to the store apart even when it is a
+    stored chat under another name."""
+
+    chat: str | None = None
+    as_new: bool = False
 
 
 @dataclass
@@ -54,36 +66,64 @@ def ingest(
     paths: list[Path],
     progress: ProgressStart | None = None,
     strict: bool = False,
+    options: ParseOptions | None = None,
+    choice: ChatChoice | None = None,
 ) -> IngestResult:
     """Parse and store every export under `paths`. Raises `InputError` and changes nothing if any
-    file cannot be read (or, with `strict`, has a line that is not understood)."""
+    file cannot be read (or, with `strict`, has a line that is not understood, or holds a chat
+    that may or may not be a stored one: see `overlap`). `options` are what the user said about
+    the exports (`--date-order`, the [ingest] time zone); `choice`, where their chats go."""
+    choice = choice or ChatChoice()
     found = [f for p in paths for f in discover(p)]
+    if options is None:
+        options = parse_options(workspace)
     created = _missing_parts(workspace)
     try:
         workspace.create()
         with Store(workspace.store_path) as store, store.transaction():
-            results = [_ingest_one(store, f, progress, strict) for f in found]
+            results = [_ingest_one(store, f, progress, strict, options, choice) for f in found]
     except BaseException:
         _remove(created)
         raise
     return IngestResult(results)
 
 
+def parse_options(workspace: Workspace, date_order: str | None = None) -> ParseOptions:
+    """The flags and the workspace's [ingest] settings, checked, as the parsers take them."""
+    order = None
+    if date_order is not None:
+        order = date_order.strip().upper()
+        if order not in DATE_ORDERS:
+            raise ChatcloneError(f"--date-order takes {', '.join(DATE_ORDERS)}, not '{date_order}'")
+    settings = workspace.settings().ingest
+    settings.check()
+    return ParseOptions(order, settings.timezone)
+
+
 def _ingest_one(
-    store: Store, found: Found, progress: ProgressStart | None, strict: bool
+    store: Store,
+    found: Found,
+    progress: ProgressStart | None,
+    strict: bool,
+    options: ParseOptions,
+    choice: ChatChoice,
 ) -> FileResult:
     source, parser = found.source, found.parser
-    report = ParseReport()
+    report = ParseReport(options=options)
     if progress is not None:
         report.progress = progress(source.display, source.size)
     import_id = store.start_import(source.display, parser.name)
-    chats: dict[str, None] = {}
+    chats: dict[str, tuple[str, str]] = {}
+    known, stored = store.chat_id_set(), store.count()
     result = store.add_messages(_read(found, report, chats), import_id)
     if strict and report.unparsed:
         first = report.unparsed_lines[0]
         if report.unit == "line":
             raise InputError(source.display, "line not understood (--strict)", first)
         raise InputError(source.display, f"{report.unit} {first} not understood (--strict)")
+    names, moved = _place(store, source.display, chats, known, choice, report.notes)
+    if moved:  # what the file added is what the store gained, once its chats are in place
+        result = AddResult(result.messages, store.count() - stored)
     store.finish_import(import_id, result, report.unparsed)
     if report.owner is not None:
         store.set_owner(parser.name, report.owner[0], report.owner[1])
@@ -92,7 +132,7 @@ def _ingest_one(
     return FileResult(
         path=source.display,
         parser=parser.name,
-        chats=list(chats),
+        chats=names,
         messages=result.messages,
         added=result.added,
         present=result.present,
@@ -103,12 +143,65 @@ def _ingest_one(
     )
 
 
-def _read(found: Found, report: ParseReport, chats: dict[str, None]) -> Iterator[Message]:
-    """The parser's messages, with low-level read failures turned into errors naming the file."""
+def _place(
+    store: Store,
+    display: str,
+    chats: dict[str, tuple[str, str]],
+    known: set[str],
+    choice: ChatChoice,
+    notes: list[str],
+) -> tuple[list[str], bool]:
+    """Put each chat of a file where it belongs: the chat named by `--chat`; else, for a chat new
+    to the store, the stored chat it turns out to be (`overlap`). The chats' names, and whether
+    any messages moved."""
+    names, moved = [], False
+    for chat_id, (name, source) in chats.items():
+        if choice.chat is not None:
+            target_id, target = _named(store, source, choice.chat)
+            if target_id != chat_id:
+                store.move_chat(chat_id, target_id, target)
+                notes.append(f"stored in the chat '{target}' (--chat), not '{name}'")
+                name, moved = target, True
+        elif chat_id not in known and not choice.as_new:
+            found = best_overlap(store, chat_id, source)
+            if found is not None and found.verdict == SAME:
+                store.move_chat(chat_id, found.chat_id, found.name)
+                notes.append(
+                    f"'{name}' is the stored chat '{found.name}' under another name: "
+                    f"{found.shared} of its {found.size} messages were already there "
+                    f"({found.run} in a row), so it was merged into it (--as-new-chat keeps it "
+                    "apart)"
+                )
+                name, moved = found.name, True
+            elif found is not None and found.verdict == UNSURE:
+                raise InputError(
+                    display,
+                    f"the chat '{name}' shares {found.shared} messages ({found.run} in a row) "
+                    f"with the stored chat '{found.name}': too few to be sure it is the same "
+                    f"chat. Add --chat '{found.name}' to merge it into that chat, or "
+                    "--as-new-chat to keep it apart; nothing was stored",
+                )
+        names.append(name)
+    return names, moved
+
+
+def _named(store: Store, source: str, name: str) -> tuple[str, str]:
+    """The stored chat of this messenger with this name, or a new chat's id and name."""
+    for chat_id, stored in store.chats_of(source):
+        if stored == name:
+            return chat_id, stored
+    return chat_id_for(source, name), name
+
+
+def _read(
+    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]]
+) -> Iterator[Message]:
+    """The parser's messages, with low-level read failures turned into errors naming the file;
+    `chats` collects each chat's id, name and messenger."""
     try:
         for m in found.parser.parse(found.source, report):
-            if m.chat not in chats:
-                chats[m.chat] = None
+            if m.chat_id not in chats:
+                chats[m.chat_id] = (m.chat, m.source)
             yield m
     except READ_ERRORS as e:
         problem = f"cannot read (truncated or corrupt?): {e}"

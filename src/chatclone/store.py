@@ -220,7 +220,88 @@ class Store:
             (source, user_id, name),
         )
 
+    def move_chat(self, from_id: str, to_id: str, to_name: str) -> int:
+        """Move every message of chat `from_id` into chat `to_id` (made, named `to_name`, if it
+        does not exist), keyed as if they had been read into it, so that those it already holds
+        are not stored twice; `from_id` is removed. Returns how many were new to `to_id`. Call
+        inside `transaction()`."""
+        source = self.db.execute("SELECT source FROM chats WHERE id = ?", (from_id,)).fetchone()[0]
+        self.db.execute(
+            "INSERT INTO chats (id, name, source) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (to_id, to_name, source),
+        )
+        occurrences: dict[bytes, int] = {}
+        moved = []
+        for row in self.db.execute(
+            "SELECT ts, sender, kind, text, edited, reply_to, source_id, attachment, origin_line, "
+            "import_id FROM messages WHERE chat_id = ? ORDER BY id",
+            (from_id,),
+        ):
+            ts, sender, kind, text, edited, reply_to, source_id, attachment, line, import_id = row
+            as_read = Message(
+                chat=to_name, chat_id=to_id, source=source, ts=ts, sender=sender, kind=Kind(kind),
+                text=text, source_id=source_id,
+            )  # fmt: skip
+            moved.append((
+                _key(as_read, occurrences), to_id, ts, sender, kind, text, edited, reply_to,
+                source_id, attachment, line, import_id,
+            ))  # fmt: skip
+        self.db.execute("DELETE FROM messages WHERE chat_id = ?", (from_id,))
+        self.db.execute("DELETE FROM chats WHERE id = ?", (from_id,))
+        added = self.db.executemany(_INSERT, moved).rowcount if moved else 0
+        return int(added)
+
     # -- reading ----------------------------------------------------------------------------
+
+    def has_chat(self, chat_id: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM chats WHERE id = ?", (chat_id,)).fetchone() is not None
+        )
+
+    def chat_size(self, chat_id: str) -> int:
+        row = self.db.execute("SELECT COUNT(*) FROM messages WHERE chat_id = ?", (chat_id,))
+        return int(row.fetchone()[0])
+
+    def chat_id_set(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM chats")}
+
+    def chats_of(self, source: str) -> list[tuple[str, str]]:
+        """(id, name) of every chat from this source."""
+        rows = self.db.execute("SELECT id, name FROM chats WHERE source = ? ORDER BY id", (source,))
+        return [(r[0], r[1]) for r in rows]
+
+    def chat_span(self, chat_id: str) -> tuple[str | None, str | None]:
+        """The first and last message times of a chat (through the index: no scan)."""
+        row = self.db.execute(
+            "SELECT MIN(ts), MAX(ts) FROM messages WHERE chat_id = ?", (chat_id,)
+        ).fetchone()
+        return row[0], row[1]
+
+    def shared_in_window(
+        self, chat_id: str, other_id: str, start: str, end: str, limit: int
+    ) -> tuple[int, int]:
+        """Of `chat_id`'s first `limit` messages between `start` and `end`: how many were looked
+        at, and how many `other_id` holds identically."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(EXISTS (SELECT 1 FROM messages e WHERE e.chat_id = ? "
+            "AND e.ts = n.ts AND e.kind = n.kind AND e.text = n.text "
+            "AND e.sender IS n.sender)), 0) "
+            "FROM (SELECT * FROM messages WHERE chat_id = ? AND ts BETWEEN ? AND ? "
+            "ORDER BY ts, id LIMIT ?) n",
+            (other_id, chat_id, start, end, limit),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def shared(self, chat_id: str, other_id: str) -> list[bool]:
+        """For each message of `chat_id`, in the order it was read: whether `other_id` holds an
+        identical one (time, sender, kind and text)."""
+        rows = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM messages e WHERE e.chat_id = ? AND e.ts = n.ts "
+            "AND e.kind = n.kind AND e.text = n.text AND e.sender IS n.sender) "
+            "FROM messages n WHERE n.chat_id = ? ORDER BY n.id",
+            (other_id, chat_id),
+        )
+        return [bool(r[0]) for r in rows]
 
     def owners(self) -> list[tuple[str, str, str]]:
         """(source, user id, name) of every account export's owner."""

@@ -50,6 +50,20 @@ class Source:
         return self._head
 
 
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What the user told ingest about the exports (flags and the [ingest] settings)."""
+
+    date_order: str | None = None
+    """"DMY", "MDY" or "YMD": overrides the inferred order of a text export's dates."""
+    timezone: str | None = None
+    """An IANA zone for exports that carry only instants (Telegram's `date_unixtime`); None:
+    this machine's zone."""
+
+
 @dataclass
 class ParseReport:
     """What a parser noticed besides messages: counts, problems, and facts about the export."""
@@ -64,6 +78,7 @@ class ParseReport:
     notes: list[str] = field(default_factory=list)  # e.g. how the date format was inferred
     owner: tuple[str, str] | None = None  # (display name, user id) of an account export's owner
     progress: Callable[[int], None] | None = None  # called with the byte position now and then
+    options: ParseOptions = field(default_factory=ParseOptions)  # what the user asked for
 
     def not_understood(self, line: int) -> None:
         self.unparsed += 1
