@@ -120,7 +120,7 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
     return {
         "binary": (binary, "photo.txt"),
         "empty": (empty, "empty.txt: the file is empty"),
-        "unknown format": (unknown, "notes.txt: not a chat export"),
+        "unknown format": (unknown, "notes.txt:1: not a chat export"),
         "truncated zip": (truncated, "Weekend Crew.zip"),
         "undecodable": (undecodable, "WhatsApp Chat with Bo.txt:2: not valid UTF-8"),
         "other json": (json_other, "package.json: not a chat export"),

@@ -7,6 +7,8 @@ Run: .venv/bin/pytest tests/test_whatsapp.py
 from __future__ import annotations
 
 import io
+import json
+import os
 import zipfile
 from datetime import datetime
 from functools import partial
@@ -16,12 +18,13 @@ import pytest
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message
-from chatclone.parsers.base import ParseReport, Source
+from chatclone.parsers.base import ParseOptions, ParseReport, Source
 from chatclone.parsers.sources import discover
 from chatclone.parsers.whatsapp import WhatsAppParser, chat_name_from
 from chatclone.parsers.whatsapp.dates import Converter, WhatsAppDateFormat
 
 from golden import FIXTURES, check_golden, fixtures
+from helpers import cli
 
 PARSER = WhatsAppParser()
 WA = FIXTURES / "whatsapp"
@@ -674,3 +677,190 @@ def test_no_readable_header(tmp_path: Path) -> None:
         read_all(path)
     assert e.value.line == 1
     assert str(path) in str(e.value)
+
+
+# --- invisible marks (issue 12, item 1) -----------------------------------------------------------
+
+BOM = "\ufeff"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"{BOM}13/01/2024, 10:01 - Ben: second export",  # a BOM left mid-file
+        f"{BOM}{LRM}13/01/2024, 10:01 - Ben: second export",
+        f"13/01/2024,{LRM} 10:01 - Ben: second export",  # a mark inside the header
+        f"13/01/2024, 10:01{BOM} - Ben: second export",
+    ],
+)
+def test_a_header_behind_invisible_marks_is_never_glued(line: str) -> None:
+    messages, report = parse(f"13/01/2024, 10:00 - Ana: first\n{line}\n")
+    assert [(m.sender, m.text, m.origin_line) for m in messages] == [
+        ("Ana", "first", 1),
+        ("Ben", "second export", 2),
+    ]
+    assert report.header_lines == 2 and report.continuation_lines == 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"{BOM}[13/01/2024, 10:01:00] Ben: second export",
+        f"[{BOM}13/01/2024, 10:01:00] Ben: second export",  # right after `[`
+        f"{LRM}[{BOM}13/01/2024, 10:01:00] Ben: second export",
+    ],
+)
+def test_ios_header_behind_a_bom_is_never_glued(line: str) -> None:
+    messages, report = parse(f"[13/01/2024, 10:00:00] Ana: first\n{line}\n")
+    assert [(m.sender, m.text) for m in messages] == [("Ana", "first"), ("Ben", "second export")]
+    assert report.continuation_lines == 0
+
+
+def test_a_broken_header_behind_a_bom_is_reported() -> None:
+    messages, report = parse(f"13/01/2024, 10:00 - Ana: first\n{BOM}13/01/2024, 25:00 - Ben: x\n")
+    assert [m.text for m in messages] == ["first"]
+    assert report.unparsed_lines == [2]
+
+
+# --- ambiguous dates (item 2) ---------------------------------------------------------------------
+
+
+def test_eleven_consecutive_days_are_read_month_first() -> None:
+    # 7/1/17 … 7/11/17 runs forward under both readings; the second number is the one that changes
+    # from one day to the next, so it is the day.
+    text = "".join(f"7/{d}/17, 9:00{NNBSP}AM - Ana: day {d}\n" for d in range(1, 12))
+    messages, report = parse(text)
+    assert [m.ts[:10] for m in messages] == [f"2017-07-{d:02d}" for d in range(1, 12)]
+    assert "dates MDY (every date is ambiguous; the second number changes" in report.notes[0]
+    assert "(sure)" in report.notes[0]
+
+
+def test_eleven_consecutive_days_day_first() -> None:
+    text = "".join(f"{d:02d}/07/17, 09:00 - Ana: day {d}\n" for d in range(1, 12))
+    messages, report = parse(text)
+    assert [m.ts[:10] for m in messages] == [f"2017-07-{d:02d}" for d in range(1, 12)]
+    assert "dates DMY (every date is ambiguous; the first number changes" in report.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("dates", "ampm", "order", "rule"),
+    [
+        (["7/1/17"], True, "MDY", "how en-US writes dates (likely)"),
+        (["07/01/17"], False, "DMY", "padded numbers are how day-first locales write"),
+        (["7/1/17"], False, "DMY", "assumed day-first (a guess)"),
+    ],
+)
+def test_a_single_ambiguous_date_falls_back_to_the_locale_layout(
+    dates: list[str], ampm: bool, order: str, rule: str
+) -> None:
+    fmt = WhatsAppDateFormat()
+    for d in dates:
+        fmt.observe(d, "PM" if ampm else None)
+    assert fmt.decide() == order
+    assert rule in fmt.reason
+
+
+def test_the_users_date_order_wins_and_is_noted() -> None:
+    text = "".join(f"7/{d}/17, 9:00{NNBSP}AM - Ana: day {d}\n" for d in range(1, 4))
+    report = ParseReport(options=ParseOptions(date_order="DMY"))
+    messages = list(PARSER.parse(source_of(text.encode()), report))
+    assert [m.ts[:10] for m in messages] == ["2017-01-07", "2017-02-07", "2017-03-07"]
+    assert "the order given with --date-order; inferred would have been MDY" in report.notes[0]
+
+
+def test_date_order_flag_changes_the_stored_dates(tmp_path: Path) -> None:
+    export = tmp_path / "WhatsApp Chat with Ana.txt"
+    export.write_text("".join(f"7/{d}/17, 09:00 - Ana: day {d}\n" for d in range(1, 4)), "utf-8")
+
+    def stored(*flags: str) -> list[str]:
+        ws = tmp_path / f"ws{len(flags)}"
+        assert cli("ingest", export, "-w", ws, *flags).code == 0
+        run = cli("messages", "-w", ws, "--json")
+        assert run.code == 0, run.err
+        return [json.loads(line)["ts"][:10] for line in run.out.splitlines()]
+
+    assert stored() == ["2017-07-01", "2017-07-02", "2017-07-03"]
+    assert stored("--date-order", "DMY") == ["2017-01-07", "2017-02-07", "2017-03-07"]
+
+
+# --- layouts and calendars (item 4) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "ts"),
+    [
+        ("7/1/16, 4:56:55 PM: ", "2016-07-01T16:56:55"),  # iOS before 2017
+        ("24/3/14, 13:59:59: ", "2014-03-24T13:59:59"),
+        ("09/12/2012 17:03:48: ", "2012-12-09T17:03:48"),
+        ("[14:56:01, 3/18/22] ", "2022-03-18T14:56:01"),  # Vietnamese iOS
+        ("[3/18/2565 BE, 14:56:01] ", "2022-03-18T14:56:01"),  # Buddhist calendar
+        ("[18/3/2565 BE 14:56:01] ", "2022-03-18T14:56:01"),
+        ("[3/18/R4, 14:56:01] ", "2022-03-18T14:56:01"),  # Japanese era
+        ("[1/18/H30, 14:56:01] ", "2018-01-18T14:56:01"),
+        (f"[{RLM}18{RLM}/3{RLM}/2022\u060c 14:56:01] ", "2022-03-18T14:56:01"),  # Arabic iOS
+        (f"[١٨{RLM}/٣{RLM}/٢٠٢٢\u060c ٢:٥٦:٠١{NBSP}م] ", "2022-03-18T14:56:01"),
+        ("Jan 5, 2014, 9:15 PM - ", "2014-01-05T21:15"),  # Android 2013-2014
+        ("5 Jan 2014, 21:15 - ", "2014-01-05T21:15"),
+        ("28 Aug 2013 21:15 - ", "2013-08-28T21:15"),
+        ("19:23, 28 Aug 2013 - ", "2013-08-28T19:23"),
+        ("7:23 PM, 28 Aug 2013 - ", "2013-08-28T19:23"),
+    ],
+)
+def test_layouts_rejected_before(header: str, ts: str) -> None:
+    messages, report = parse(f"{header}Ana: hi\n")
+    assert [(m.ts, m.sender, m.text) for m in messages] == [(ts, "Ana", "hi")]
+    assert report.unparsed == 0
+
+
+def test_buddhist_years_are_never_stored() -> None:
+    messages, report = parse("[18/3/2565, 14:56:01] Ana: hi\n")  # no `BE`, still no year 2565
+    assert messages[0].ts == "2022-03-18T14:56:01"
+    assert "Buddhist era" in report.notes[0]
+
+
+def test_dates_without_a_year_follow_the_last_dated_one() -> None:
+    text = "31 Dec 2013 23:59 - Ana: soon\n1 Jan 00:01 - Ana: happy new year\n"
+    messages, report = parse(text)
+    assert [m.ts for m in messages] == ["2013-12-31T23:59", "2014-01-01T00:01"]
+    assert "taken as 2014: the year after the last dated message" in report.notes[0]
+
+
+def test_dates_without_any_year_take_the_files_year(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat with Ana.txt"
+    path.write_text("18 Mar 12:14 - Shaggy changed the subject to “The horde”\n", "utf-8")
+    stamp = datetime(2013, 6, 1, 12, 0).timestamp()
+    os.utime(path, (stamp, stamp))
+    ((messages, report),) = parse_path(path)
+    assert [(m.ts, m.sender, m.kind) for m in messages] == [("2013-03-18T12:14", None, Kind.SYSTEM)]
+    assert "no date names a year" in report.notes[0] and "(a guess)" in report.notes[0]
+
+
+def test_ios_message_with_an_empty_body_keeps_its_sender() -> None:
+    messages, _ = parse("[13/01/2024, 10:00:00] Ana:\n[13/01/2024, 10:01:00] Ana: next\n")
+    assert [(m.sender, m.kind, m.text) for m in messages] == [
+        ("Ana", Kind.TEXT, ""),
+        ("Ana", Kind.TEXT, "next"),
+    ]
+
+
+def test_old_ios_system_lines_have_no_sender() -> None:
+    text = f"7/1/16, 4:56:55 PM: {LRM}Sophia created this group\n7/1/16, 5:00:00 PM: Sophia: hi\n"
+    messages, _ = parse(text)
+    assert [(m.sender, m.kind, m.text) for m in messages] == [
+        (None, Kind.SYSTEM, "Sophia created this group"),
+        ("Sophia", Kind.TEXT, "hi"),
+    ]
+
+
+# --- errors name the line (item 8) ----------------------------------------------------------------
+
+
+def test_an_unknown_file_says_what_it_tried_and_what_was_expected(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("\nShopping list\n" + "milk and eggs and bread " * 5 + "\n", "utf-8")
+    with pytest.raises(InputError) as e:
+        read_all(path)
+    message = str(e.value)
+    assert e.value.line == 2
+    assert "'Shopping list'" in message and "'milk and eggs and bread milk and eggs a…'" in message
+    assert "`12/31/24, 9:15 PM - Name: text`" in message and "result.json" in message

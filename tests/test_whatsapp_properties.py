@@ -22,7 +22,7 @@ from chatclone.parsers.whatsapp import WhatsAppParser, markers
 
 PARSER = WhatsAppParser()
 FILE_NAME = "WhatsApp Chat with Zed.txt"
-LRM, NNBSP, NBSP = "\u200e", "\u202f", "\u00a0"
+LRM, RLM, NNBSP, NBSP, BOM = "\u200e", "\u200f", "\u202f", "\u00a0", "\ufeff"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -50,6 +50,19 @@ def _dmy_short(d: datetime) -> str:
     return f"{d.day}/{d.month}/{d:%y}"
 
 
+def _buddhist(d: datetime) -> str:
+    return f"{d.month}/{d.day}/{d.year + 543} BE"
+
+
+def _japanese_era(d: datetime) -> str:
+    era = f"R{d.year - 2018}" if d >= datetime(2019, 5, 1) else f"H{d.year - 1988}"
+    return f"{d.month}/{d.day}/{era}"
+
+
+def _arabic(d: datetime) -> str:
+    return f"{RLM}{d.day}{RLM}/{d.month}{RLM}/{d.year}"
+
+
 @dataclass(frozen=True)
 class Format:
     name: str
@@ -57,9 +70,16 @@ class Format:
     date: Callable[[datetime], str]
     time: Callable[[datetime], str]
     sep: str  # between the date and the time
+    shape: str = (
+        ""  # "" (Android ` - ` or iOS `[…]`), "legacy" (iOS `…: `), "time-first" (`[time, date]`)
+    )
 
     def stamp(self, date_text: str, time_text: str) -> str:
+        if self.shape == "time-first":
+            return f"[{time_text}, {date_text}] "
         stamp = f"{date_text}{self.sep}{time_text}"
+        if self.shape == "legacy":
+            return f"{stamp}: "
         return f"[{stamp}] " if self.ios else f"{stamp} - "
 
     def header(self, d: datetime, sender: str) -> str:
@@ -82,6 +102,11 @@ FORMATS = [
     Format("ios en-GB", True, lambda d: f"{d:%d/%m/%Y}", _h24s, ", "),
     Format("ios en-US", True, _mdy, partial(_h12, EN, True), ", "),
     Format("ios de", True, lambda d: f"{d:%d.%m.%y}", _h24s, ", "),
+    Format("ios before 2017", True, _mdy, partial(_h12, EN, True), ", ", "legacy"),
+    Format("ios vi (time first)", True, _mdy, _h24s, ", ", "time-first"),
+    Format("ios th (Buddhist era)", True, _buddhist, _h24s, ", "),
+    Format("ios ja (era years)", True, _japanese_era, _h24s, ", "),
+    Format("ios ar", True, _arabic, _h24s, "\u060c "),
 ]
 formats = st.sampled_from(FORMATS)
 
@@ -138,6 +163,11 @@ def _not_a_marker(text: str) -> bool:
         or n in markers.DELETED
         or n == markers.ANDROID_VIEW_ONCE
         or markers.CALL.match(n)
+        or markers.normalize(text.lower().strip()) in markers.CALL_EXACT
+        or markers.normalize(text.lower().strip()) in markers.MEDIA_EXACT
+        or markers.normalize(text.lower().strip()) in markers.DELETED_EXACT
+        or markers.is_unknown_placeholder(text)
+        or markers.FOURSQUARE.search(text)
         or markers.LOCATION.match(text)
         or markers.POLL.match(text)
         or markers.DOCUMENT_OMITTED.fullmatch(text)
@@ -265,10 +295,25 @@ def test_random_bytes_never_crash(data: bytes) -> None:
 Expected = tuple[str, str, str, int]
 
 
+INVISIBLE_MARKS = st.sampled_from([LRM, RLM, BOM, "\u061c"])
+
+
 @st.composite
-def clean_exports(draw: st.DrawFn) -> tuple[Format, list[str], list[Expected], int]:
+def with_marks(draw: st.DrawFn, stamp: str) -> str:
+    """`stamp` with one to three invisible marks put anywhere in it."""
+    chars = list(stamp)
+    for _ in range(draw(st.integers(1, 3))):
+        chars.insert(draw(st.integers(0, len(chars) - 1)), draw(INVISIBLE_MARKS))
+    return "".join(chars)
+
+
+@st.composite
+def clean_exports(
+    draw: st.DrawFn, marks: bool = False
+) -> tuple[Format, list[str], list[Expected], int]:
     """An export of well-formed messages, with blank lines between some and broken headers
-    (an impossible time on a date the export already has) followed by a line or two."""
+    (an impossible time on a date the export already has) followed by a line or two. With
+    `marks`, some headers have invisible marks (U+200E, U+200F, U+FEFF, U+061C) inside them."""
     fmt = draw(formats)
     n = draw(st.integers(1, 12))
     times = draw(timestamps(n))
@@ -280,7 +325,10 @@ def clean_exports(draw: st.DrawFn) -> tuple[Format, list[str], list[Expected], i
         lrm = LRM if draw(st.integers(0, 4)) == 0 else ""
         expected.append((sender, fmt.iso(d), text, len(lines) + 1))
         first, *more = text.split("\n")
-        lines.append(lrm + fmt.header(d, sender) + first)
+        stamp = fmt.stamp(fmt.date(d), fmt.time(d))
+        if marks and draw(st.booleans()):
+            stamp = draw(with_marks(stamp))
+        lines.append(f"{lrm}{stamp}{sender}: {first}")
         lines.extend(more)
         lines.extend([""] * draw(st.integers(0, 2)))
         if draw(st.integers(0, 5)) == 0:
@@ -313,3 +361,23 @@ def test_well_formed_messages_come_out_as_written(
     assert report.blank_lines == blank - sum(
         1 for _, _, text, _ in expected for line in text.split("\n")[1:] if not line.strip()
     )
+
+
+# --- (d): a header is a header, whatever invisible marks it carries --------------------------------
+
+
+@SETTINGS
+@given(clean_exports(marks=True), st.sampled_from(["\n", "\r\n"]), encodings)
+def test_a_header_with_invisible_marks_never_becomes_a_continuation_line(
+    export: tuple[Format, list[str], list[Expected], int], newline: str, encoding: str
+) -> None:
+    """A line that parses as a header under the file's format once its invisible marks are
+    removed starts its own message: marks (a BOM left mid-file by concatenated exports, U+200E and
+    U+200F from iOS and Arabic locales) never glue it onto the message before it."""
+    fmt, lines, expected, unparsed = export
+    messages, report = run(encode(lines, newline, encoding, True))
+    got = [(m.sender, m.ts, m.text, m.origin_line) for m in messages]
+    assert got == expected, fmt.name
+    assert report.header_lines == len(expected)
+    assert report.continuation_lines == sum(text.count("\n") for _, _, text, _ in expected)
+    assert report.unparsed == unparsed

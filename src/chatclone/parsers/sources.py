@@ -11,7 +11,7 @@ from typing import IO
 
 from chatclone.errors import InputError
 from chatclone.parsers import Parser, find_parser
-from chatclone.parsers.base import Source
+from chatclone.parsers.base import Source, head_text
 
 # Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
 CANDIDATE_SUFFIXES = {".txt", ".json"}
@@ -71,12 +71,34 @@ def _recognise(source: Source) -> Found:
         raise InputError(source.display, "the file is empty")
     parser = find_parser(source)
     if parser is None:
-        raise InputError(
-            source.display,
-            "not a chat export chatclone understands (expected a WhatsApp .txt or .zip, "
-            "or Telegram Desktop's result.json)",
-        )
+        why, line = _why(source)
+        raise InputError(source.display, f"not a chat export chatclone understands: {why}", line)
     return Found(source, parser)
+
+
+EXPECTED = (
+    "expected a WhatsApp header such as `12/31/24, 9:15 PM - Name: text` or "
+    "`[31.12.24, 21:15:00] Name: text`, or Telegram Desktop's result.json"
+)
+_SHOWN_LINES, _SHOWN_CHARS = 3, 40
+
+
+def _why(source: Source) -> tuple[str, int | None]:
+    """What the file starts with and what was expected instead, and the first line it tried."""
+    text = head_text(source)
+    if text is None:
+        return f"it holds binary data; {EXPECTED}", None
+    numbered = [(n, line.strip()) for n, line in enumerate(text.splitlines()[:50], 1)]
+    tried = [(n, line) for n, line in numbered if line][:_SHOWN_LINES]
+    if not tried:
+        return f"it holds only blank lines; {EXPECTED}", None
+    shown = ", ".join(
+        repr(line if len(line) <= _SHOWN_CHARS else line[: _SHOWN_CHARS - 1] + "…")
+        for _, line in tried
+    )
+    if source.name_hint.lower().endswith(".json"):  # a JSON file's lines mean little
+        return f"a JSON file that starts {shown}; {EXPECTED}", None
+    return f"its first lines are {shown}; {EXPECTED}", tried[0][0]
 
 
 def _from_zip(path: Path, quiet: bool = False) -> list[Found]:
