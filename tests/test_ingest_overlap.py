@@ -4,6 +4,8 @@ two different chats stay apart."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from chatclone.ingest import ChatChoice, ingest
 from chatclone.overlap import DIFFERENT, SAME, UNSURE, longest_run, verdict
 from chatclone.workspace import Workspace
 
+from golden import FIXTURES
 from helpers import cli
 
 
@@ -143,3 +146,30 @@ def test_the_verdict(run: int, size: int, other: int, expected: str) -> None:
 def test_longest_run() -> None:
     assert longest_run([]) == 0
     assert longest_run([True, True, False, True, True, True, False]) == 3
+
+
+OVERLAP = FIXTURES / "overlap"
+ORDER = ["Mom", "Mom (1)", "Mum", "Ana"]
+
+
+def test_golden_overlap(tmp_path: Path) -> None:
+    """The fixtures ingested one after another: what each file added, and the chats at the end."""
+    ws = Workspace(tmp_path / "ws")
+    files = []
+    for name in ORDER:
+        result = ingest(ws, [OVERLAP / f"WhatsApp Chat with {name}.txt"]).files[0]
+        files.append(
+            {
+                "file": Path(result.path).name,
+                "chats": result.chats,
+                "messages": result.messages,
+                "added": result.added,
+                "present": result.present,
+                "notes": [n for n in result.notes if "stored chat" in n],
+            }
+        )
+    got = {"files": files, "chats": chats(ws)}
+    expected = OVERLAP / "ingest.expected.json"
+    if os.environ.get("UPDATE_GOLDEN") or not expected.exists():
+        expected.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    assert got == json.loads(expected.read_text("utf-8"))
