@@ -32,6 +32,7 @@ from chatclone.export.options import architecture
 from chatclone.prompt import ChatContext, Identity, system_prompt
 from chatclone.train import export as train_export
 from chatclone.train.runs import RunRecord, save_record
+from test_chat import record as chat_record
 from tiny import tiny_model_dir
 
 from helpers import cli
@@ -118,19 +119,11 @@ def make_run(root: Path, name: str, base: str, **lora: Any) -> Path:
 
 
 def record(name: str, base: str, backend: str = "local", model: str | None = None) -> RunRecord:
-    return RunRecord(
-        name=name,
-        backend=backend,
-        base=base,
-        dataset="ds1",
-        dataset_sha256="0" * 64,
-        me=ME,
-        source="whatsapp",
-        persona=PERSONA,
-        status="finished",
-        model=model,
-        context_tokens=512,
-    )
+    """The chat tests' finished run, with this file's persona (quotes in it) and a 512-token
+    history."""
+    run = chat_record(name, backend, model, base)
+    run.persona, run.context_tokens = PERSONA, 512
+    return run
 
 
 @pytest.fixture(scope="module")
