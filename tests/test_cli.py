@@ -214,3 +214,11 @@ def test_strict_names_a_json_record_by_id_not_line(tmp_path: Path) -> None:
     assert not (tmp_path / "ws").exists()
     relaxed = cli("ingest", export, "-w", tmp_path / "ws", "--json").json()
     assert (relaxed["added"], relaxed["files"][0]["unit"]) == (1, "message id")
+
+
+def test_names_with_brackets_are_printed_as_written(tmp_path: Path) -> None:
+    export = tmp_path / "WhatsApp Chat with Mom [work].txt"
+    export.write_text("13/01/2024, 09:15 - Mom: hi [bold]there[/bold]\n", "utf-8")
+    run = cli("ingest", export, "-w", tmp_path / "ws")
+    assert run.code == 0, run.err
+    assert "Mom [work]" in run.out

@@ -183,11 +183,13 @@ def ingest_result(result: IngestResult, ws: Workspace) -> None:
             more = "…" if f.unparsed > len(f.unparsed_lines) else ""
             bad += f" ({f.unit}s {', '.join(map(str, f.unparsed_lines))}{more})"
         chats = ", ".join(f.chats) if len(f.chats) <= 3 else f"{len(f.chats)} chats"
-        table.add_row(f.path.rsplit("/", 1)[-1], f.parser, chats, str(f.added), str(f.present), bad)
+        # File and chat names are the user's words: "[" in them is text, not markup.
+        name = escape(f.path.rsplit("/", 1)[-1])
+        table.add_row(name, f.parser, escape(chats), str(f.added), str(f.present), bad)
     out.print(table)
     for f in result.files:
         for note in f.notes:
-            out.print(f"[dim]{f.path}: {note}[/]")
+            out.print(f"[dim]{escape(f'{f.path}: {note}')}[/]")
     if result.total("unparsed"):
         warn(
             f"{result.total('unparsed')} line(s) or record(s) were not understood and not stored; "
