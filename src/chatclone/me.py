@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chatclone.config import MeSettings, Settings
+from chatclone.prompt import SOURCE_NAMES
 from chatclone.store import Store
 from chatclone.workspace import Workspace
 
@@ -18,7 +19,7 @@ from chatclone.workspace import Workspace
 class MeDecision:
     name: str | None
     aliases: list[str]
-    how: str  # "settings", "telegram-account", "most-chats", "tie" or "unknown"
+    how: str  # "settings", "SOURCE-account" ("telegram-account"…), "most-chats", "tie", "unknown"
     detail: str  # one sentence for people
     candidates: list[str] = field(default_factory=list)  # the tied names, for "tie"
 
@@ -33,10 +34,12 @@ def decide_me(settings: Settings, store: Store | None) -> MeDecision:
         return MeDecision(me.name, list(me.aliases), "settings", "set in chatclone.toml")
     if store is None:
         return MeDecision(None, list(me.aliases), "unknown", "no messages stored yet")
-    owners = sorted({name for _, _, name in store.owners()})
-    if len(owners) == 1:
-        detail = "owner of the Telegram account export"
-        return MeDecision(owners[0], list(me.aliases), "telegram-account", detail)
+    owners = sorted({(name, source) for source, _, name in store.owners()})
+    if len({name for name, _ in owners}) == 1:
+        name, source = owners[0]
+        sources = ", ".join(sorted({SOURCE_NAMES.get(s, s) for _, s in owners}))
+        detail = f"owner of the {sources} account export"
+        return MeDecision(name, list(me.aliases), f"{source}-account", detail)
     chats_per_sender = store.sender_chat_counts()
     if not chats_per_sender:
         return MeDecision(None, list(me.aliases), "unknown", "no messages with a sender stored yet")

@@ -21,7 +21,13 @@ USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
 # the clone text first.
 OPENER = "[new conversation]"
 DEFAULT_SOURCE = "whatsapp"
-SOURCE_NAMES = {"whatsapp": "WhatsApp", "telegram": "Telegram"}
+SOURCE_NAMES = {
+    "whatsapp": "WhatsApp",
+    "telegram": "Telegram",
+    "discord": "Discord",
+    "line": "LINE",
+    "chatlab": "ChatLab",
+}
 
 
 class ChatMessage(TypedDict):

@@ -33,9 +33,15 @@ def find_parser(source: Source) -> Parser | None:
 @cache
 def _load_builtins() -> None:
     """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
+    from chatclone.parsers.chatlab import ChatLabParser
+    from chatclone.parsers.discord import DiscordParser
+    from chatclone.parsers.line import LineParser
     from chatclone.parsers.telegram import TelegramParser
     from chatclone.parsers.whatsapp import WhatsAppParser
 
+    register(ChatLabParser())
+    register(DiscordParser())
+    register(LineParser())
     register(TelegramParser())
     register(WhatsAppParser())
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import codecs
 import io
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import IO, Protocol
 
-from chatclone.errors import InputError
+from chatclone.errors import ChatcloneError, InputError
 from chatclone.messages import Message
 
 SNIFF_BYTES = 64 * 1024
@@ -84,6 +86,38 @@ class ParseReport:
         self.unparsed += 1
         if len(self.unparsed_lines) < MAX_REPORTED_LINES:
             self.unparsed_lines.append(line)
+
+
+class Clock:
+    """Turns Unix-time instants into local wall-clock ISO times (`2024-01-05T19:00:00`), the form
+    text exports write, in the ingest zone (`ParseOptions.timezone`; None: this machine's)."""
+
+    def __init__(self, zone_name: str | None) -> None:
+        self.zone_name = zone_name
+        self.zone: tzinfo | None = None
+        if zone_name is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                self.zone = ZoneInfo(zone_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ChatcloneError(
+                    f"'{zone_name}' is not a time zone; give an IANA name such as Europe/Berlin"
+                ) from None
+
+    def wall_time(self, seconds: int) -> str | None:
+        """The wall-clock time of `seconds` since the epoch; None if it is out of range."""
+        try:
+            moment = datetime.fromtimestamp(seconds, self.zone)  # None: this machine's zone
+        except (OverflowError, OSError, ValueError):
+            return None
+        return moment.replace(tzinfo=None).isoformat(timespec="seconds")
+
+    def describe(self) -> str:
+        if self.zone_name is not None:
+            return self.zone_name
+        names = "/".join(dict.fromkeys(time.tzname))  # "CET/CEST": the same all year round
+        return f"this machine's zone ({names}; set [ingest] timezone to choose)"
 
 
 class Parser(Protocol):

@@ -14,7 +14,7 @@ from chatclone.parsers import Parser, find_parser
 from chatclone.parsers.base import Source, head_text
 
 # Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
-CANDIDATE_SUFFIXES = {".txt", ".json"}
+CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl"}
 
 
 @dataclass

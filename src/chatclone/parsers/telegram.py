@@ -27,16 +27,14 @@ from __future__ import annotations
 
 import codecs
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
 from typing import Any
 
-from chatclone.errors import ChatcloneError, InputError
+from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import ParseReport, Source
+from chatclone.parsers.base import Clock, ParseReport, Source
 from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
 from chatclone.parsers.telegram_actions import (
     CALLS,
@@ -164,36 +162,6 @@ def _has_id(ident: Any) -> bool:
     return isinstance(ident, int | str) and not isinstance(ident, bool) and str(ident) != ""
 
 
-class _Clock:
-    """Turns `date_unixtime` instants into the wall-clock form `date` has, in the ingest zone."""
-
-    def __init__(self, zone_name: str | None) -> None:
-        self.zone_name = zone_name
-        self.zone: tzinfo | None = None
-        if zone_name is not None:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-            try:
-                self.zone = ZoneInfo(zone_name)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ChatcloneError(
-                    f"'{zone_name}' is not a time zone; give an IANA name such as Europe/Berlin"
-                ) from None
-
-    def wall_time(self, seconds: int) -> str | None:
-        try:
-            moment = datetime.fromtimestamp(seconds, self.zone)  # None: this machine's zone
-        except (OverflowError, OSError, ValueError):
-            return None
-        return moment.replace(tzinfo=None).isoformat(timespec="seconds")
-
-    def describe(self) -> str:
-        if self.zone_name is not None:
-            return self.zone_name
-        names = "/".join(dict.fromkeys(time.tzname))  # "CET/CEST": the same all year round
-        return f"this machine's zone ({names}; set [ingest] timezone to choose)"
-
-
 class _Reader:
     """ijson events → messages, chat by chat."""
 
@@ -210,7 +178,7 @@ class _Reader:
         self.first_failure: tuple[int, str] | None = None
         self.unixtime_only = 0  # dated by `date_unixtime` alone
         self.unknown_actions: Counter[str] = Counter()
-        self.clock: _Clock | None = None
+        self.clock: Clock | None = None
         self.message_places = {_join(_join(p, "messages"), "item"): p for p in _CHAT_PLACES}
         self.messages_arrays = {_join(p, "messages"): p for p in _CHAT_PLACES}
         self.chat_fields = {_join(p, k): (p, k) for p in _CHAT_PLACES for k in _CHAT_FIELDS}
@@ -361,7 +329,7 @@ class _Reader:
         else:
             return None
         if self.clock is None:
-            self.clock = _Clock(self.report.options.timezone)
+            self.clock = Clock(self.report.options.timezone)
         wall = self.clock.wall_time(seconds)
         if wall is not None:
             self.unixtime_only += 1
