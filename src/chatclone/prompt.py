@@ -27,6 +27,8 @@ SOURCE_NAMES = {
     "discord": "Discord",
     "line": "LINE",
     "chatlab": "ChatLab",
+    "signal": "Signal",
+    "slack": "Slack",
 }
 
 

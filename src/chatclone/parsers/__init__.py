@@ -36,12 +36,16 @@ def _load_builtins() -> None:
     from chatclone.parsers.chatlab import ChatLabParser
     from chatclone.parsers.discord import DiscordParser
     from chatclone.parsers.line import LineParser
+    from chatclone.parsers.signal import SignalParser
+    from chatclone.parsers.slack import SlackParser
     from chatclone.parsers.telegram import TelegramParser
     from chatclone.parsers.whatsapp import WhatsAppParser
 
     register(ChatLabParser())
     register(DiscordParser())
     register(LineParser())
+    register(SignalParser())
+    register(SlackParser())
     register(TelegramParser())
     register(WhatsAppParser())
 

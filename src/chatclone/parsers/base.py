@@ -35,6 +35,9 @@ class Source:
     size: int
     name_hint: str
     _head: bytes | None = field(default=None, repr=False)
+    sibling: Callable[[str], Source | None] | None = field(default=None, repr=False)
+    """Finds a file near this one in the same folder or zip by a relative path (`../users.json`),
+    for formats split over several files (Slack); None where there is none."""
 
     def open(self) -> IO[bytes]:
         return self.opener()

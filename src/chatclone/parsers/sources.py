@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from chatclone.parsers.base import Source, head_text
 
 # Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
 CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl"}
+_DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.json")  # Slack: `<channel>/<YYYY-MM-DD>.json`
 
 
 @dataclass
@@ -55,8 +59,25 @@ def _file_source(path: Path) -> Source:
         size = path.stat().st_size
     except OSError as e:
         raise InputError(str(path), f"cannot read: {e.strerror}") from None
-    hint = path.name if path.name != "_chat.txt" else f"{path.parent.name}.txt"
-    return Source(str(path), partial(_open_file, path), size, hint)
+    hint = _name_hint(path, path.parent.name)
+    return Source(str(path), partial(_open_file, path), size, hint, sibling=partial(_near, path))
+
+
+def _near(path: Path, relative: str) -> Source | None:
+    near = Path(os.path.normpath(path.parent / relative))
+    return _file_source(near) if near.is_file() else None
+
+
+def _name_hint(file: Path, container: str) -> str:
+    """The name a parser may take the chat's name from: the file's own, except where the chat is
+    named by what holds it (`container`: the folder, or the zip's stem)."""
+    if file.name == "_chat.txt":  # WhatsApp iOS: the folder or zip is named after the chat
+        return f"{container}.txt"
+    if file.name == "data.json":  # signal-export: one folder per chat, `<chat>/data.json`
+        return f"{file.parent.name or container}/data.json"
+    if _DAY_FILE.fullmatch(file.name) and file.parent.name:  # Slack: the folder is the channel
+        return f"{file.parent.name}/{file.name}"
+    return file.name
 
 
 def _open_file(path: Path) -> IO[bytes]:
@@ -105,6 +126,7 @@ def _from_zip(path: Path, quiet: bool = False) -> list[Found]:
     try:
         archive = zipfile.ZipFile(path)
         members = [m for m in archive.infolist() if not m.is_dir()]
+        sizes = {m.filename: m.file_size for m in members}
     except (zipfile.BadZipFile, OSError) as e:
         if quiet:
             return []
@@ -116,14 +138,24 @@ def _from_zip(path: Path, quiet: bool = False) -> list[Found]:
         if member_path.suffix.lower() not in CANDIDATE_SUFFIXES or member.file_size == 0:
             continue
         # iOS names the text `_chat.txt`; the chat's name is then in the zip's own name.
-        hint = f"{path.stem}.txt" if member_path.name == "_chat.txt" else member_path.name
-        opener = partial(_open_member, path, member.filename)
-        source = Source(f"{path}:{member.filename}", opener, member.file_size, hint)
+        source = _member_source(path, sizes, member.filename)
         if (parser := find_parser(source)) is not None:
             found.append(Found(source, parser))
     if not found and not quiet:
         raise InputError(str(path), "this zip holds no chat export chatclone understands")
     return found
+
+
+def _member_source(path: Path, sizes: dict[str, int], name: str) -> Source:
+    hint = _name_hint(Path(name), path.stem)
+    opener = partial(_open_member, path, name)
+    near = partial(_near_member, path, sizes, name)
+    return Source(f"{path}:{name}", opener, sizes[name], hint, sibling=near)
+
+
+def _near_member(path: Path, sizes: dict[str, int], name: str, relative: str) -> Source | None:
+    near = posixpath.normpath(posixpath.join(posixpath.dirname(name), relative))
+    return _member_source(path, sizes, near) if near in sizes else None
 
 
 def _open_member(path: Path, name: str) -> IO[bytes]:
