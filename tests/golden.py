@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from chatclone.errors import InputError
 from chatclone.parsers.base import ParseReport
 from chatclone.parsers.sources import discover
 
@@ -72,3 +75,15 @@ def fixtures(messenger: str) -> list[Path]:
         for p in folder.iterdir()
         if not p.name.endswith(".expected.json") and p.name != "README.md"
     )
+
+
+def check_fixture(fixture: Path, errors: dict[str, str]) -> None:
+    """The fixture's golden file; or, for a fixture named in `errors` (one that must fail as a
+    whole), the end of the error it fails with, and no golden file beside it."""
+    if fixture.name in errors:
+        with pytest.raises(InputError) as caught:
+            check_golden(fixture)
+        assert str(caught.value).endswith(errors[fixture.name])
+        assert not expected_path(fixture).exists()
+    else:
+        check_golden(fixture)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,6 @@ from helpers import cli
 SLACK = FIXTURES / "slack"
 WORKSPACE = SLACK / "workspace"
 GOLDEN_ZONE = "Europe/Berlin"
-
-
-@pytest.fixture
-def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    if not hasattr(time, "tzset"):
-        pytest.skip("needs time.tzset (POSIX)")
-
-    def set_zone(name: str) -> None:
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-
-    yield set_zone
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize("fixture", fixtures("slack"), ids=lambda p: p.name)
