@@ -28,6 +28,10 @@ class MeDecision:
         return {n for n in [self.name, *self.aliases] if n}
 
 
+# What an export is called in "owner of the … account export" (a CSV names no messenger).
+EXPORT_NAMES = {**SOURCE_NAMES, "csv": "CSV"}
+
+
 def decide_me(settings: Settings, store: Store | None) -> MeDecision:
     me = settings.me
     if me.name:
@@ -37,7 +41,7 @@ def decide_me(settings: Settings, store: Store | None) -> MeDecision:
     owners = sorted({(name, source) for source, _, name in store.owners()})
     if len({name for name, _ in owners}) == 1:
         name, source = owners[0]
-        sources = ", ".join(sorted({SOURCE_NAMES.get(s, s) for _, s in owners}))
+        sources = ", ".join(sorted({EXPORT_NAMES.get(s, s) for _, s in owners}))
         detail = f"owner of the {sources} account export"
         return MeDecision(name, list(me.aliases), f"{source}-account", detail)
     chats_per_sender = store.sender_chat_counts()

@@ -29,6 +29,11 @@ SOURCE_NAMES = {
     "chatlab": "ChatLab",
     "signal": "Signal",
     "slack": "Slack",
+    "sms": "SMS",
+    "messenger": "Messenger",
+    "instagram": "Instagram",
+    "googlechat": "Google Chat",
+    "csv": "a messenger",
 }
 
 

@@ -34,18 +34,27 @@ def find_parser(source: Source) -> Parser | None:
 def _load_builtins() -> None:
     """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
     from chatclone.parsers.chatlab import ChatLabParser
+    from chatclone.parsers.csv_chat import CsvParser
     from chatclone.parsers.discord import DiscordParser
+    from chatclone.parsers.googlechat import GoogleChatParser
     from chatclone.parsers.line import LineParser
+    from chatclone.parsers.messenger import InstagramParser, MessengerParser
     from chatclone.parsers.signal import SignalParser
     from chatclone.parsers.slack import SlackParser
+    from chatclone.parsers.sms import SmsBackupParser
     from chatclone.parsers.telegram import TelegramParser
     from chatclone.parsers.whatsapp import WhatsAppParser
 
     register(ChatLabParser())
+    register(CsvParser())
     register(DiscordParser())
+    register(GoogleChatParser())
     register(LineParser())
+    register(MessengerParser())
+    register(InstagramParser())
     register(SignalParser())
     register(SlackParser())
+    register(SmsBackupParser())
     register(TelegramParser())
     register(WhatsAppParser())
 

@@ -37,7 +37,8 @@ class Source:
     _head: bytes | None = field(default=None, repr=False)
     sibling: Callable[[str], Source | None] | None = field(default=None, repr=False)
     """Finds a file near this one in the same folder or zip by a relative path (`../users.json`),
-    for formats split over several files (Slack); None where there is none."""
+    for formats split over several files (Slack); None where there is none. The path may hold glob
+    wildcards (`../../Users/User */user_info.json`, Google Chat): then the first match by name."""
 
     def open(self) -> IO[bytes]:
         return self.opener()

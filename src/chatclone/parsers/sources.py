@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import os
 import posixpath
 import re
@@ -17,7 +19,7 @@ from chatclone.parsers import Parser, find_parser
 from chatclone.parsers.base import Source, head_text
 
 # Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
-CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl"}
+CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl", ".xml", ".csv", ".tsv"}
 _DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.json")  # Slack: `<channel>/<YYYY-MM-DD>.json`
 
 
@@ -64,8 +66,9 @@ def _file_source(path: Path) -> Source:
 
 
 def _near(path: Path, relative: str) -> Source | None:
-    near = Path(os.path.normpath(path.parent / relative))
-    return _file_source(near) if near.is_file() else None
+    pattern = os.path.normpath(os.path.join(glob.escape(str(path.parent)), relative))
+    near = sorted(p for p in map(Path, glob.glob(pattern)) if p.is_file())
+    return _file_source(near[0]) if near else None
 
 
 def _name_hint(file: Path, container: str) -> str:
@@ -73,10 +76,13 @@ def _name_hint(file: Path, container: str) -> str:
     named by what holds it (`container`: the folder, or the zip's stem)."""
     if file.name == "_chat.txt":  # WhatsApp iOS: the folder or zip is named after the chat
         return f"{container}.txt"
-    if file.name == "data.json":  # signal-export: one folder per chat, `<chat>/data.json`
-        return f"{file.parent.name or container}/data.json"
+    if file.name in ("data.json", "messages.json"):  # one folder per chat: signal-export's
+        return f"{file.parent.name or container}/{file.name}"  # `<chat>/`, Google Chat's `<group>/`
     if _DAY_FILE.fullmatch(file.name) and file.parent.name:  # Slack: the folder is the channel
         return f"{file.parent.name}/{file.name}"
+    if re.fullmatch(r"message_\d+\.json", file.name):  # Meta: `…/messages/inbox/<thread>/`,
+        parts = file.parts[-5:]  # with the folders above that tell Instagram from Facebook
+        return "/".join((container, *parts) if len(file.parts) < 5 else parts)
     return file.name
 
 
@@ -155,6 +161,10 @@ def _member_source(path: Path, sizes: dict[str, int], name: str) -> Source:
 
 def _near_member(path: Path, sizes: dict[str, int], name: str, relative: str) -> Source | None:
     near = posixpath.normpath(posixpath.join(posixpath.dirname(name), relative))
+    if near not in sizes and any(c in relative for c in "*?["):  # a wildcard: the first match
+        folder = glob.escape(posixpath.dirname(name))
+        pattern = posixpath.normpath(posixpath.join(folder, relative))
+        near = min((n for n in sizes if fnmatch.fnmatchcase(n, pattern)), default=near)
     return _member_source(path, sizes, near) if near in sizes else None
 
 
