@@ -23,6 +23,7 @@ EXPORTS = {
     "sms": FIXTURES / "sms" / "one_to_one.xml",
     "googlechat": FIXTURES / "googlechat" / "takeout",
     "csv": FIXTURES / "csv" / "Ben Ortiz.csv",
+    "imessage": FIXTURES / "imessage" / "chat.db",
 }
 
 

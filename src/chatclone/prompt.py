@@ -33,6 +33,7 @@ SOURCE_NAMES = {
     "messenger": "Messenger",
     "instagram": "Instagram",
     "googlechat": "Google Chat",
+    "imessage": "iMessage",
     "csv": "a messenger",
 }
 

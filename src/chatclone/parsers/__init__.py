@@ -37,6 +37,7 @@ def _load_builtins() -> None:
     from chatclone.parsers.csv_chat import CsvParser
     from chatclone.parsers.discord import DiscordParser
     from chatclone.parsers.googlechat import GoogleChatParser
+    from chatclone.parsers.imessage import IMessageParser
     from chatclone.parsers.line import LineParser
     from chatclone.parsers.messenger import InstagramParser, MessengerParser
     from chatclone.parsers.signal import SignalParser
@@ -49,6 +50,7 @@ def _load_builtins() -> None:
     register(CsvParser())
     register(DiscordParser())
     register(GoogleChatParser())
+    register(IMessageParser())
     register(LineParser())
     register(MessengerParser())
     register(InstagramParser())

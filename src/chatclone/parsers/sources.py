@@ -19,7 +19,7 @@ from chatclone.parsers import Parser, find_parser
 from chatclone.parsers.base import Source, head_text
 
 # Files inside an export folder or zip worth sniffing; the rest are photos, stickers, voice notes.
-CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl", ".xml", ".csv", ".tsv"}
+CANDIDATE_SUFFIXES = {".txt", ".json", ".jsonl", ".xml", ".csv", ".tsv", ".db"}
 _DAY_FILE = re.compile(r"\d{4}-\d{2}-\d{2}\.json")  # Slack: `<channel>/<YYYY-MM-DD>.json`
 
 
