@@ -124,6 +124,16 @@ class Clock:
         return f"this machine's zone ({names}; set [ingest] timezone to choose)"
 
 
+def nothing_readable(
+    source: Source, count: int, what: str, first: str, reason: str, line: int | None = None
+) -> InputError:
+    """The error for a file none of whose `count` records (`what`: "record", "row"…) could be
+    read: storing "0 added" would hide that the whole file was lost. Names the first failure
+    (`first`: where it is, such as "line 3" or "message id 7") and why."""
+    problem = f"none of its {count} {what}(s) could be read; the first, {first}: {reason}"
+    return InputError(source.display, problem, line)
+
+
 class Parser(Protocol):
     """A messenger's export format."""
 

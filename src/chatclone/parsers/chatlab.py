@@ -39,6 +39,7 @@ from chatclone.parsers.base import (
     ParseReport,
     Source,
     iter_text_lines,
+    nothing_readable,
     sniff_encoding,
 )
 from chatclone.parsers.jsonstream import STARTS, build_value, json_events
@@ -305,11 +306,7 @@ class _Reader:
             where, reason = self.first_failure
             unit = self.report.unit
             failed = self.report.unparsed
-            raise InputError(
-                self.source.display,
-                f"none of its {failed} record(s) could be read; the first, {unit} {where}: "
-                f"{reason}",
-            )
+            raise nothing_readable(self.source, failed, "record", f"{unit} {where}", reason)
         self._notes()
 
     def _notes(self) -> None:

@@ -38,6 +38,7 @@ from chatclone.parsers.base import (
     ParseReport,
     Source,
     head_text,
+    nothing_readable,
     sniff_encoding,
 )
 
@@ -125,11 +126,7 @@ class CsvParser:
         yield from reader.read(encoding)
         if reader.rows and not reader.kept:
             line, reason = reader.first_failure or (2, "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {reader.rows} row(s) could be read; the first, line {line}: {reason}",
-                line,
-            )
+            raise nothing_readable(source, reader.rows, "row", f"line {line}", reason, line)
         report.notes.extend(reader.notes(order))
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import Clock, ParseReport, Source
+from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
 from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
 
 _SNIFF_GUILD = re.compile(rb'"guild"\s*:\s*\{')
@@ -77,11 +77,7 @@ class DiscordParser:
             raise InputError(source.display, "no `messages` in this Discord export")
         if reader.records and not reader.kept:
             ident, reason = reader.first_failure or ("", "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {reader.records} message record(s) could be read; the first, "
-                f"{ident}: {reason}",
-            )
+            raise nothing_readable(source, reader.records, "message record", ident, reason)
         report.notes.extend(reader.notes())
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message
-from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source
+from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source, nothing_readable
 from chatclone.parsers.jsonstream import STARTS, build_value, json_events
 
 _HINT = re.compile(r"(?:.*/)?([^/]+)/messages\.json")
@@ -98,10 +98,8 @@ class GoogleChatParser:
                     yield from reader.message(record)
         if reader.records and not reader.kept:
             position, reason = reader.first_failure or (1, "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {reader.records} message record(s) could be read; the first, "
-                f"record {position}: {reason}",
+            raise nothing_readable(
+                source, reader.records, "message record", f"record {position}", reason
             )
         report.notes.extend(reader.notes())
 

@@ -44,7 +44,7 @@ from urllib.parse import quote
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source
+from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source, nothing_readable
 
 OWNER = ("Me", "imessage:me")  # the database does not name its owner
 MAGIC = b"SQLite format 3\x00"
@@ -338,10 +338,8 @@ class _Reader:
     def finish(self) -> None:
         if self.first_failure is not None and not self.kept:
             rowid, reason = self.first_failure
-            raise InputError(
-                self.source.display,
-                f"none of its {self.report.unparsed} message row(s) could be read; the first, "
-                f"ROWID {rowid}: {reason}",
+            raise nothing_readable(
+                self.source, self.report.unparsed, "message row", f"ROWID {rowid}", reason
             )
         notes = self.report.notes
         notes.append(f"macOS Messages chat.db: {len(self.chats)} chat(s), {self.rows} row(s)")

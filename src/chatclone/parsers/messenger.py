@@ -47,7 +47,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import Clock, ParseReport, Source
+from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
 from chatclone.parsers.jsonstream import STARTS, build_value, json_events
 
 _SNIFF_START = re.compile(rb'\{\s*"(?:participants|messages)"\s*:\s*\[')
@@ -96,10 +96,8 @@ class MessengerParser:
         yield from reversed(messages)  # newest first in the file: yielded oldest first
         if records and not reader.kept and not reader.skipped:
             position, reason = reader.first_failure or (1, "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {len(records)} message record(s) could be read; the first, "
-                f"record {position}: {reason}",
+            raise nothing_readable(
+                source, len(records), "message record", f"record {position}", reason
             )
         report.notes.extend(reader.notes())
 

@@ -41,9 +41,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import Clock, ParseReport, Source, iter_text_lines
+from chatclone.parsers.base import Clock, ParseReport, Source, iter_text_lines, nothing_readable
 
 OWNER = ("Me", "signal:me")  # sigexport writes "Me" for the person who exported
 _MARKDOWN_BREAK = "  "  # what sigexport appends to every body
@@ -176,10 +175,8 @@ class _Reader:
     def finish(self) -> None:
         if self.first_failure is not None and not self.kept:
             where, reason = self.first_failure
-            raise InputError(
-                self.source.display,
-                f"none of its {self.report.unparsed} record(s) could be read; the first, "
-                f"line {where}: {reason}",
+            raise nothing_readable(
+                self.source, self.report.unparsed, "record", f"line {where}", reason
             )
         notes = self.report.notes
         notes.append(f"signal-export chat '{self.chat}' (named after its folder)")

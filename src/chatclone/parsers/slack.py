@@ -34,7 +34,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source
+from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source, nothing_readable
 from chatclone.parsers.jsonstream import STARTS, build_value, json_events
 
 _DAY_HINT = re.compile(r"(?:.*/)?([^/]+)/\d{4}-\d{2}-\d{2}\.json")
@@ -90,10 +90,8 @@ class SlackParser:
                     yield from reader.message(record)
         if reader.records and not reader.kept:
             position, reason = reader.first_failure or (1, "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {reader.records} message record(s) could be read; the first, "
-                f"record {position}: {reason}",
+            raise nothing_readable(
+                source, reader.records, "message record", f"record {position}", reason
             )
         report.notes.extend(reader.notes())
 

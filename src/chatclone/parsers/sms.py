@@ -49,7 +49,14 @@ from xml.parsers import expat
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import READ_ERRORS, TEXT_BLOCK, Clock, ParseReport, Source
+from chatclone.parsers.base import (
+    READ_ERRORS,
+    TEXT_BLOCK,
+    Clock,
+    ParseReport,
+    Source,
+    nothing_readable,
+)
 
 OWNER = ("Me", "sms:me")  # the backup does not name its owner
 _SNIFF = re.compile(rb"(?:\s|<\?.*?\?>|<!--.*?-->)*<smses[\s>/]", re.DOTALL)
@@ -358,10 +365,8 @@ class _Reader:
             raise InputError(self.source.display, "no <smses> element: not an SMS backup")
         if self.first_failure is not None and not self.kept:
             where, reason = self.first_failure
-            raise InputError(
-                self.source.display,
-                f"none of its {self.report.unparsed} record(s) could be read; the first, "
-                f"line {where}: {reason}",
+            raise nothing_readable(
+                self.source, self.report.unparsed, "record", f"line {where}", reason
             )
         notes = self.report.notes
         notes.append(f"SMS Backup & Restore XML: {len(self.chat_names)} conversation(s)")

@@ -34,7 +34,7 @@ from typing import Any
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import Clock, ParseReport, Source
+from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
 from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
 from chatclone.parsers.telegram_actions import (
     CALLS,
@@ -96,10 +96,8 @@ class TelegramParser:
             raise InputError(source.display, "no chat in this Telegram export (no `messages`)")
         if reader.records and not reader.kept:
             ident, reason = reader.first_failure or (0, "not understood")
-            raise InputError(
-                source.display,
-                f"none of its {reader.records} message record(s) could be read; the first, "
-                f"{_record_name(ident)}: {reason}",
+            raise nothing_readable(
+                source, reader.records, "message record", _record_name(ident), reason
             )
         kind = "account export" if reader.account else "single-chat export"
         report.notes.append(f"Telegram Desktop {kind}; {reader.chats_seen} chat(s)")
