@@ -77,7 +77,9 @@ def ingest(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Exports: WhatsApp .txt or .zip, Telegram result.json, or folders holding them.",
+            help="Exports (files, the folders the tools write, or their zips): WhatsApp, Telegram, "
+            "Discord, Messenger, Instagram, Signal, iMessage, SMS, Slack, Google Chat, LINE, "
+            "ChatLab, CSV (the README lists what each tool writes).",
             show_default=False,
         ),
     ],
