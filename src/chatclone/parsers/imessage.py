@@ -221,14 +221,16 @@ class _Reader:
     def read(self) -> Iterator[Message]:
         present = self._columns("message")
         chosen = ", ".join(f"m.{c}" if c in present else "NULL" for c in _COLUMNS)
-        chat = (
-            "(SELECT MIN(j.chat_id) FROM chat_message_join j WHERE j.message_id = m.ROWID)"
-            if "chat_message_join" in self.tables
-            else "NULL"
-        )
-        query = f"SELECT {chosen}, {chat} FROM message m ORDER BY m.ROWID"
+        # Which chat each message is in, read once: looking it up per message scanned the join
+        # table every time (its key starts with the chat), quadratic in a real chat.db.
+        chats: dict[int, int] = {}
+        if "chat_message_join" in self.tables:
+            query = "SELECT message_id, MIN(chat_id) FROM chat_message_join GROUP BY message_id"
+            chats = {int(m): int(c) for m, c in self.db.execute(query)}
+        query = f"SELECT {chosen} FROM message m ORDER BY m.ROWID"
         for values in self.db.execute(query):
-            row = dict(zip((*_COLUMNS, "chat_id"), values, strict=True))
+            row = dict(zip(_COLUMNS, values, strict=True))
+            row["chat_id"] = chats.get(int(row["ROWID"]))
             self.rows += 1
             try:
                 message = self._message(row)
