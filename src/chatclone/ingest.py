@@ -114,16 +114,16 @@ def _ingest_one(
         report.progress = progress(source.display, source.size)
     import_id = store.start_import(source.display, parser.name)
     chats: dict[str, tuple[str, str]] = {}
-    known, stored = store.chat_id_set(), store.count()
+    known = store.chat_id_set()
     result = store.add_messages(_read(found, report, chats), import_id)
     if strict and report.unparsed:
         first = report.unparsed_lines[0]
         if report.unit == "line":
             raise InputError(source.display, "line not understood (--strict)", first)
         raise InputError(source.display, f"{report.unit} {first} not understood (--strict)")
-    names, moved = _place(store, source.display, chats, known, choice, report.notes)
-    if moved:  # what the file added is what the store gained, once its chats are in place
-        result = AddResult(result.messages, store.count() - stored)
+    names, change = _place(store, source.display, chats, known, choice, report.notes)
+    if change:  # what the file added is what the store gained, once its chats are in place
+        result = AddResult(result.messages, result.added + change)
     store.finish_import(import_id, result, report.unparsed)
     if report.owner is not None:
         store.set_owner(parser.name, report.owner[0], report.owner[1])
@@ -150,29 +150,29 @@ def _place(
     known: set[str],
     choice: ChatChoice,
     notes: list[str],
-) -> tuple[list[str], bool]:
+) -> tuple[list[str], int]:
     """Put each chat of a file where it belongs: the chat named by `--chat`; else, for a chat new
-    to the store, the stored chat it turns out to be (`overlap`). The chats' names, and whether
-    any messages moved."""
-    names, moved = [], False
+    to the store, the stored chat it turns out to be (`overlap`). The chats' names, and the change
+    in the store's count that moving them made (messages the target chats already held)."""
+    names, change = [], 0
     for chat_id, (name, source) in chats.items():
         if choice.chat is not None:
             target_id, target = _named(store, source, choice.chat)
             if target_id != chat_id:
-                store.move_chat(chat_id, target_id, target)
+                change += store.move_chat(chat_id, target_id, target)
                 notes.append(f"stored in the chat '{target}' (--chat), not '{name}'")
-                name, moved = target, True
+                name = target
         elif chat_id not in known and not choice.as_new:
             found = best_overlap(store, chat_id, source)
             if found is not None and found.verdict == SAME:
-                store.move_chat(chat_id, found.chat_id, found.name)
+                change += store.move_chat(chat_id, found.chat_id, found.name)
                 notes.append(
                     f"'{name}' is the stored chat '{found.name}' under another name: "
                     f"{found.shared} of its {found.size} messages were already there "
                     f"({found.run} in a row), so it was merged into it (--as-new-chat keeps it "
                     "apart)"
                 )
-                name, moved = found.name, True
+                name = found.name
             elif found is not None and found.verdict == UNSURE:
                 raise InputError(
                     display,
@@ -182,7 +182,7 @@ def _place(
                     "--as-new-chat to keep it apart; nothing was stored",
                 )
         names.append(name)
-    return names, moved
+    return names, change
 
 
 def _named(store: Store, source: str, name: str) -> tuple[str, str]:

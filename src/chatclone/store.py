@@ -223,8 +223,9 @@ class Store:
     def move_chat(self, from_id: str, to_id: str, to_name: str) -> int:
         """Move every message of chat `from_id` into chat `to_id` (made, named `to_name`, if it
         does not exist), keyed as if they had been read into it, so that those it already holds
-        are not stored twice; `from_id` is removed. Returns how many were new to `to_id`. Call
-        inside `transaction()`."""
+        are not stored twice; `from_id` is removed. Returns how many messages the store lost by it
+        (those `to_id` already held), 0 or less: the change in its count. Call inside
+        `transaction()`."""
         source = self.db.execute("SELECT source FROM chats WHERE id = ?", (from_id,)).fetchone()[0]
         self.db.execute(
             "INSERT INTO chats (id, name, source) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -249,7 +250,7 @@ class Store:
         self.db.execute("DELETE FROM messages WHERE chat_id = ?", (from_id,))
         self.db.execute("DELETE FROM chats WHERE id = ?", (from_id,))
         added = self.db.executemany(_INSERT, moved).rowcount if moved else 0
-        return int(added)
+        return int(added) - len(moved)
 
     # -- reading ----------------------------------------------------------------------------
 
