@@ -42,7 +42,7 @@ from chatclone.parsers.base import (
     nothing_readable,
     sniff_encoding,
 )
-from chatclone.parsers.jsonstream import STARTS, build_value, json_events
+from chatclone.parsers.jsonstream import build_value, json_events, value_at
 
 _SNIFF_HEADER = re.compile(rb'"chatlab"\s*:\s*\{')
 _SNIFF_JSONL = re.compile(rb'"_type"\s*:\s*"header"')
@@ -104,10 +104,10 @@ def _read_json(reader: _Reader) -> Iterator[Message]:
         for prefix, event, value in events:
             if prefix == "messages.item":
                 index += 1
-                record = build_value(events, event) if event in STARTS else value
+                record = value_at(events, event, value)
                 yield from reader.message(record, index)
             elif prefix == "members.item":
-                record = build_value(events, event) if event in STARTS else value
+                record = value_at(events, event, value)
                 reader.member(record)
             elif prefix == "messages" and event == "start_array":
                 reader.messages_seen = True

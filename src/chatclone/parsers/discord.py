@@ -32,7 +32,7 @@ from typing import Any
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
 from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
-from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
+from chatclone.parsers.jsonstream import STARTS, Events, json_events, value_at
 
 _SNIFF_GUILD = re.compile(rb'"guild"\s*:\s*\{')
 _SNIFF_CHANNEL = re.compile(rb'"channel"\s*:\s*\{')
@@ -151,7 +151,7 @@ class _Reader:
     def read(self, events: Events) -> Iterator[Message]:
         for prefix, event, value in events:
             if prefix == "messages.item":
-                record = build_value(events, event) if event in STARTS else value
+                record = value_at(events, event, value)
                 if self.channel.ready:
                     yield from self._message(record)
                 else:

@@ -34,7 +34,7 @@ from typing import Any
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message
 from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source, nothing_readable
-from chatclone.parsers.jsonstream import STARTS, build_value, json_events
+from chatclone.parsers.jsonstream import json_events, value_at
 
 _HINT = re.compile(r"(?:.*/)?([^/]+)/messages\.json")
 _SNIFF_MESSAGES = re.compile(rb'^\{\s*"messages"\s*:\s*\[\s*\{')
@@ -94,7 +94,7 @@ class GoogleChatParser:
             report.unit = "record"  # records are not lines: problems are named by position
             for prefix, event, value in events:
                 if prefix == "messages.item":
-                    record = build_value(events, event) if event in STARTS else value
+                    record = value_at(events, event, value)
                     yield from reader.message(record)
         if reader.records and not reader.kept:
             position, reason = reader.first_failure or (1, "not understood")

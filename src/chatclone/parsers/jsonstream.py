@@ -78,6 +78,12 @@ class ProgressStream:
         return data
 
 
+def value_at(events: Events, event: str, value: Any) -> Any:
+    """The whole value an event starts: an object or array built from the events that follow it,
+    else the scalar the event carries."""
+    return build_value(events, event) if event in STARTS else value
+
+
 def build_value(events: Events, start: str) -> Any:
     """The JSON object or array that `start` (`start_map` or `start_array`) opens, built from the
     events that follow it. A plain loop: ijson's ObjectBuilder, a method call per event, makes the

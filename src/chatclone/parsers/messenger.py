@@ -48,7 +48,7 @@ from typing import Any
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
 from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
-from chatclone.parsers.jsonstream import STARTS, build_value, json_events
+from chatclone.parsers.jsonstream import json_events, value_at
 
 _SNIFF_START = re.compile(rb'\{\s*"(?:participants|messages)"\s*:\s*\[')
 _SNIFF_KEYS = (b'"participants"', b'"messages"', b'"sender_name"', b'"timestamp_ms"')
@@ -82,7 +82,7 @@ class MessengerParser:
             report.unit = "record"  # records are not lines: problems are named by position
             for prefix, event, value in events:
                 if prefix == "messages.item":
-                    records.append(build_value(events, event) if event in STARTS else value)
+                    records.append(value_at(events, event, value))
                 elif prefix == "messages" and event == "start_array":
                     saw_messages = True
                 elif prefix in _HEADER and event == "string":

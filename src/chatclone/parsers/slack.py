@@ -35,7 +35,7 @@ from typing import Any
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
 from chatclone.parsers.base import READ_ERRORS, Clock, ParseReport, Source, nothing_readable
-from chatclone.parsers.jsonstream import STARTS, build_value, json_events
+from chatclone.parsers.jsonstream import json_events, value_at
 
 _DAY_HINT = re.compile(r"(?:.*/)?([^/]+)/\d{4}-\d{2}-\d{2}\.json")
 _SNIFF_TYPE = re.compile(rb'"type"\s*:\s*"message"')
@@ -86,7 +86,7 @@ class SlackParser:
             report.unit = "record"  # records are not lines: problems are named by position
             for prefix, event, value in events:
                 if prefix == "item":
-                    record = build_value(events, event) if event in STARTS else value
+                    record = value_at(events, event, value)
                     yield from reader.message(record)
         if reader.records and not reader.kept:
             position, reason = reader.first_failure or (1, "not understood")

@@ -35,7 +35,7 @@ from typing import Any
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
 from chatclone.parsers.base import Clock, ParseReport, Source, nothing_readable
-from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events
+from chatclone.parsers.jsonstream import STARTS, Events, build_value, json_events, value_at
 from chatclone.parsers.telegram_actions import (
     CALLS,
     DELETED_ACCOUNT,
@@ -193,7 +193,7 @@ class _Reader:
                 continue
             if prefix in message_places:
                 # A message (or a stray value where one should be), read whole.
-                record = build_value(events, event) if event in STARTS else value
+                record = value_at(events, event, value)
                 yield from self._record(self.chats[message_places[prefix]], record)
             elif prefix == "personal_information":
                 if event == "start_map":
