@@ -43,6 +43,11 @@ class Source:
     def open(self) -> IO[bytes]:
         return self.opener()
 
+    def head_content(self) -> bytes:
+        """The first bytes without a UTF-8 byte-order mark and leading whitespace: what a JSON
+        format's sniff looks at."""
+        return self.head().removeprefix(codecs.BOM_UTF8).lstrip()
+
     def head(self) -> bytes:
         """The first bytes of the file, for sniffing (read once, cached)."""
         if self._head is None:

@@ -25,7 +25,6 @@ with the line where it breaks (`jsonstream`).
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from collections import Counter
@@ -75,12 +74,12 @@ class ChatLabParser:
     description = "ChatLab standard format (JSON or JSONL; WeChat, QQ, LINE… converters)"
 
     def sniff(self, source: Source) -> bool:
-        body = _body(source.head())
+        body = _body(source)
         return body.startswith(b"{") and bool(_SNIFF_HEADER.search(body))
 
     def parse(self, source: Source, report: ParseReport) -> Iterator[Message]:
         reader = _Reader(source, report)
-        first_line = _body(source.head()).split(b"\n", 1)[0]
+        first_line = _body(source).split(b"\n", 1)[0]
         if _SNIFF_JSONL.search(first_line):
             yield from _read_jsonl(reader)
         else:
@@ -88,9 +87,9 @@ class ChatLabParser:
         yield from reader.finish()
 
 
-def _body(head: bytes) -> bytes:
+def _body(source: Source) -> bytes:
     """The file's start without a byte-order mark, leading blank lines and `#` comment lines."""
-    body = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    body = source.head_content()
     while body.startswith(b"#"):
         body = body.partition(b"\n")[2].lstrip()
     return body

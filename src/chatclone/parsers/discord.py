@@ -21,7 +21,6 @@ has none); a file in which no record can be read fails naming the first one.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -63,7 +62,7 @@ class DiscordParser:
     description = "Discord channel exported as JSON by DiscordChatExporter"
 
     def sniff(self, source: Source) -> bool:
-        head = source.head().removeprefix(codecs.BOM_UTF8).lstrip()
+        head = source.head_content()
         if not head.startswith(b"{"):
             return False
         return bool(_SNIFF_GUILD.search(head) and _SNIFF_CHANNEL.search(head))

@@ -37,7 +37,6 @@ export, `personal_information/`), so `ParseReport.owner` stays unset.
 
 from __future__ import annotations
 
-import codecs
 import posixpath
 import re
 from collections import Counter
@@ -69,7 +68,7 @@ class MessengerParser:
     instagram = False
 
     def sniff(self, source: Source) -> bool:
-        head = source.head().removeprefix(codecs.BOM_UTF8).lstrip()
+        head = source.head_content()
         if not _SNIFF_START.match(head) or not all(key in head for key in _SNIFF_KEYS):
             return False
         return _is_instagram(source) == self.instagram

@@ -34,7 +34,6 @@ first failure.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from collections.abc import Iterator
@@ -62,7 +61,7 @@ class SignalParser:
     description = "Signal Desktop chat exported by signal-export (sigexport's data.json)"
 
     def sniff(self, source: Source) -> bool:
-        head = source.head().removeprefix(codecs.BOM_UTF8).lstrip()
+        head = source.head_content()
         first = head.split(b"\n", 1)[0]
         return bool(_SNIFF.match(first)) and all(key in first for key in _SNIFF_KEYS)
 

@@ -25,7 +25,6 @@ and one in which no record at all can be read fails naming the first one.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -80,7 +79,7 @@ class TelegramParser:
     description = "Telegram Desktop JSON export (a chat's result.json, or the whole-account export)"
 
     def sniff(self, source: Source) -> bool:
-        head = source.head().removeprefix(codecs.BOM_UTF8).lstrip()
+        head = source.head_content()
         if not head.startswith(b"{"):
             return False
         if _SNIFF_ACCOUNT.search(head):
