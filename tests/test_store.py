@@ -10,7 +10,7 @@ import pytest
 from chatclone.config import MeSettings, Settings, load_settings, render_settings, save_settings
 from chatclone.errors import WorkspaceError
 from chatclone.messages import Kind, Message
-from chatclone.store import MIGRATIONS, Store
+from chatclone.store import MIGRATIONS, Store, message_rows
 
 
 def message(text: str, ts: str = "2024-01-01T10:00", source_id: str | None = None) -> Message:
@@ -101,3 +101,40 @@ def test_a_float_setting_accepts_an_int(tmp_path: Path) -> None:
     path.write_text("[dataset]\nvalid_fraction = 0\nlow_info_threshold = 0.5\n")
     settings = load_settings(path)
     assert settings.dataset.valid_fraction == 0 and settings.dataset.low_info_threshold == 0.5
+
+
+def test_a_store_from_before_the_chat_time_key_index_keeps_every_row(tmp_path: Path) -> None:
+    """m002 rebuilds the messages table around one (chat, ts, key) index: a store written with
+    m001 alone keeps every row and id, and still refuses what it already holds."""
+    path = tmp_path / "c.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, at TEXT NOT NULL)")
+    for statement in MIGRATIONS[0][1].split(";"):
+        if statement.strip():
+            con.execute(statement)
+    con.execute("INSERT INTO schema_migrations VALUES ('m001_initial', 'x')")
+    con.execute("INSERT INTO chats VALUES ('whatsapp:1', 'Chat', 'whatsapp')")
+    con.execute("INSERT INTO imports VALUES (1, 'x', 'f.txt', 'whatsapp', 3, 3, 0)")
+    old = [message("hi"), message("hi"), message("later", "2024-01-01T11:00", "7")]
+    (_, rows), *_ = list(message_rows(old, 1))
+    con.executemany(
+        "INSERT INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
+        "source_id, attachment, origin_line, import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    con.commit()
+    before = list(con.execute("SELECT * FROM messages ORDER BY id"))
+    con.close()
+    with Store(path) as store:
+        assert store.migrations() == [name for name, _ in MIGRATIONS]
+        assert list(store.db.execute("SELECT * FROM messages ORDER BY id")) == before
+        indexes = {row[1] for row in store.db.execute("PRAGMA index_list(messages)")}
+        assert {"messages_chat_ts_key", "messages_chat_source_id"} <= indexes
+        with store.transaction():
+            again = store.add_messages(old, store.start_import("f.txt", "whatsapp"))
+            # The message with its own id, read again at another time (another time zone):
+            moved = store.add_messages(
+                [message("later", "2024-01-01T12:00", "7")], store.start_import("g", "x")
+            )
+        assert (again.added, moved.added) == (0, 0)
+        assert store.count() == 3

@@ -21,6 +21,10 @@ class InputError(ChatcloneError):
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, int | None]]:
+        # A file is read in a separate process on big ingests; its errors travel back pickled.
+        return (InputError, (self.path, self.problem, self.line))
+
 
 class WorkspaceError(ChatcloneError):
     """The workspace (settings file or store) is missing, unreadable or from a newer version."""

@@ -8,16 +8,17 @@ under another name (an export downloaded twice, a renamed file) is merged into i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatclone.errors import ChatcloneError, InputError
-from chatclone.messages import Message, chat_id_for
+from chatclone.messages import chat_id_for
 from chatclone.overlap import SAME, UNSURE, best_overlap
-from chatclone.parsers.base import DATE_ORDERS, READ_ERRORS, ParseOptions, ParseReport
+from chatclone.parsers.base import DATE_ORDERS, ParseOptions, ParseReport
 from chatclone.parsers.sources import Found, discover
+from chatclone.reading import file_rows
 from chatclone.store import AddResult, Store
 from chatclone.workspace import Workspace
 
@@ -115,7 +116,7 @@ def _ingest_one(
     import_id = store.start_import(source.display, parser.name)
     chats: dict[str, tuple[str, str]] = {}
     known = store.chat_id_set()
-    result = store.add_messages(_read(found, report, chats), import_id)
+    result = store.add_rows(file_rows(found, report, chats, import_id))
     if strict and report.unparsed:
         first = report.unparsed_lines[0]
         if report.unit == "line":
@@ -191,21 +192,6 @@ def _named(store: Store, source: str, name: str) -> tuple[str, str]:
         if stored == name:
             return chat_id, stored
     return chat_id_for(source, name), name
-
-
-def _read(
-    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]]
-) -> Iterator[Message]:
-    """The parser's messages, with low-level read failures turned into errors naming the file;
-    `chats` collects each chat's id, name and messenger."""
-    try:
-        for m in found.parser.parse(found.source, report):
-            if m.chat_id not in chats:
-                chats[m.chat_id] = (m.chat, m.source)
-            yield m
-    except READ_ERRORS as e:
-        problem = f"cannot read (truncated or corrupt?): {e}"
-        raise InputError(found.source.display, problem) from None
 
 
 def _missing_parts(workspace: Workspace) -> list[Path]:

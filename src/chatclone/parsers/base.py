@@ -185,14 +185,38 @@ def iter_text_lines(
     Undecodable bytes fail with the line number they are on. `progress` gets the byte position
     after each block.
     """
-    with source.open() as f:
-        if encoding.startswith("utf-16"):
+    if encoding.startswith("utf-16"):
+        with source.open() as f:
             yield from _iter_utf16_lines(source, f, encoding, progress)
-        else:
-            yield from _iter_utf8_lines(source, f, progress)
+        return
+    for block in iter_text_blocks(source, encoding, progress):
+        lines = block.split("\n")
+        if block.endswith("\n"):
+            lines.pop()  # the empty string after the block's last newline
+        yield from lines
 
 
-def _iter_utf8_lines(
+def iter_text_blocks(
+    source: Source, encoding: str, progress: Callable[[int], None] | None = None
+) -> Iterator[str]:
+    """Yield the file's text in blocks of whole lines (about `TEXT_BLOCK` bytes), each ending
+    with a newline except perhaps the file's last, whose text after its last newline (even empty)
+    is a line: for parsers that find their records with one regular expression over a block
+    instead of a Python loop over every line.
+
+    Line endings are `\n` (`\r\n` is translated); the lines are exactly `iter_text_lines`' lines.
+    """
+    if encoding.startswith("utf-16"):  # rare: WhatsApp writes UTF-8
+        with source.open() as f:
+            lines = list(_iter_utf16_lines(source, f, encoding, progress))
+        if lines:
+            yield "\n".join(lines) + "\n"
+        return
+    with source.open() as f:
+        yield from _iter_utf8_blocks(source, f, progress)
+
+
+def _iter_utf8_blocks(
     source: Source, f: IO[bytes], progress: Callable[[int], None] | None
 ) -> Iterator[str]:
     # Decoding a megabyte at a time is several times faster than line by line; on a decoding
@@ -215,10 +239,8 @@ def _iter_utf8_lines(
             text, first = text.removeprefix("\ufeff"), False
         if "\r" in text:
             text = text.replace("\r\n", "\n")
-        lines = text.split("\n")
-        lines.pop()  # the empty string after the block's last newline
-        lines_before += len(lines)
-        yield from lines
+        lines_before += text.count("\n")
+        yield text
         if progress is not None:
             progress(f.tell())
     if rest:

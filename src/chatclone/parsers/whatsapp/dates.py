@@ -112,12 +112,13 @@ class WhatsAppDateFormat:
     order: str = "DMY"
     reason: str = ""
 
-    def observe(self, date_text: str, ampm: str | None) -> None:
-        self.headers += 1
+    def observe(self, date_text: str, ampm: str | None, count: int = 1) -> None:
+        """Take in `count` headers with this date and AM/PM marker."""
+        self.headers += count
         if ampm:
-            self.twelve_hour += 1
+            self.twelve_hour += count
             if ampm in _ENGLISH_AMPM:
-                self.english_ampm += 1
+                self.english_ampm += count
         if date_text in self._seen:  # the same day again tells nothing new
             return
         self._seen.add(date_text)
@@ -257,10 +258,10 @@ class NamedDateFormat:
     assumed_year: int | None = None
     _seen: set[str] = field(default_factory=set)
 
-    def observe(self, date_text: str, ampm: str | None) -> None:
-        self.headers += 1
+    def observe(self, date_text: str, ampm: str | None, count: int = 1) -> None:
+        self.headers += count
         if ampm:
-            self.twelve_hour += 1
+            self.twelve_hour += count
         if date_text in self._seen:
             return
         self._seen.add(date_text)

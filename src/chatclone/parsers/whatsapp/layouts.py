@@ -184,6 +184,26 @@ def _original_offset(line: str, cleaned_offset: int) -> int:
     return len(line)
 
 
+def block_header(layout: Layout) -> re.Pattern[str]:
+    """`layout.header` for finding the header lines in a block of many lines: it matches a newline
+    and then exactly a line that `layout.header` matches on its own when it starts with one of
+    `layout.starts`, `rest` up to the line's end. Search `"\\n" + block`: a pattern that starts
+    with a fixed character is searched for that character first, many times faster than `^`
+    tried at every position."""
+    pattern = layout.header.pattern
+    if pattern.count(_REST) != 1:
+        raise ValueError(f"{layout.name}: header pattern must end in {_REST}")
+    first = f"(?=[{re.escape(layout.starts)}])" if layout.starts else ""
+    return re.compile("\n" + first + pattern.replace(_REST, r"(?P<rest>[^\n]*)"))
+
+
+def anonymous(pattern: str, tag: str) -> str:
+    """A copy of `pattern` without named groups (back-references renamed by `tag`), to embed in
+    a larger pattern or a lookahead."""
+    pattern = pattern.replace("(?P<sep>", f"(?P<sep{tag}>").replace("(?P=sep)", f"(?P=sep{tag})")
+    return re.sub(r"\(\?P<(?!sep)\w+>", "(?:", pattern)
+
+
 def looks_like_header(line: str, layout: Layout) -> bool:
     """A broken header of `layout` once the invisible marks in `line` are removed."""
     if layout.looks_like is None:

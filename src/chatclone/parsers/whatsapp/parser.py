@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 from chatclone.errors import InputError
 from chatclone.messages import Kind, Message, chat_id_for
-from chatclone.parsers.base import ParseReport, Source, head_text, iter_text_lines, sniff_encoding
+from chatclone.parsers.base import ParseReport, Source, head_text, iter_text_blocks, sniff_encoding
 from chatclone.parsers.whatsapp import markers
+from chatclone.parsers.whatsapp.classify import BIDI, classify, is_unknown
 from chatclone.parsers.whatsapp.dates import (
     Converter,
     NamedConverter,
@@ -27,24 +28,19 @@ from chatclone.parsers.whatsapp.dates import (
     WhatsAppDateFormat,
 )
 from chatclone.parsers.whatsapp.layouts import (
-    DIGITS,
     INVISIBLE,
-    LAYOUTS,
     LEADING,
     MARKED,
     MARKED_SPAN,
-    MONTHS,
-    NUMBERED,
-    Header,
     Layout,
+    block_header,
     looks_like_header,
     match_header,
 )
+from chatclone.parsers.whatsapp.survey import Survey
 
-BIDI = "\u200e\u200f"
 SNIFF_LINES = 200
 # "report.pdf • 3 pages", "verslag.pdf • \u200e3 pagina's", "見積書.pdf • \u200eページ数: 2"
-_PAGES = re.compile(r"\s*•[^•]*$")
 _QUOTES = re.compile('["“”«»„]')
 # The file names "Export chat" writes, in several languages: the chat's name follows.
 _CHAT_NAME = re.compile(
@@ -53,8 +49,6 @@ _CHAT_NAME = re.compile(
     r"Conversa no WhatsApp com|WhatsApp Chat -|WhatsApp Chat)\s+(?P<name>.+)$",
     re.I,
 )
-_MONTH_STARTS = frozenset(name[:3] for name in MONTHS)
-_OTHER_STARTS = "[" + INVISIBLE
 
 
 def chat_name_from(file_name: str) -> str:
@@ -62,35 +56,6 @@ def chat_name_from(file_name: str) -> str:
     stem = Path(file_name).stem
     m = _CHAT_NAME.match(stem)
     return (m["name"] if m else stem).strip() or stem
-
-
-@dataclass
-class _Survey:
-    """What the first pass learns about the whole file."""
-
-    formats: dict[str, WhatsAppDateFormat | NamedDateFormat] = field(
-        default_factory=lambda: {
-            layout.name: NamedDateFormat() if layout.named else WhatsAppDateFormat()
-            for layout in LAYOUTS
-        }
-    )
-    # iOS: per sender, [messages, messages that look like system lines (U+200E, no marker)]
-    ios_senders: dict[str, list[int]] = field(default_factory=dict)
-
-    @property
-    def layout(self) -> Layout:
-        # The layout with the most headers; on a tie, the first in `LAYOUTS`.
-        return max(LAYOUTS, key=lambda layout: self.formats[layout.name].headers)
-
-    def observe(self, header: Header) -> None:
-        self.formats[header.layout.name].observe(header.date, header.ampm)
-        if header.layout.chat_as_sender:
-            _survey_ios_sender(self.ios_senders, header.rest)
-
-    def system_senders(self) -> set[str]:
-        """iOS gives system lines the chat's name as sender: a sender all of whose lines are
-        system-looking (a leading U+200E and no media, deletion or call marker) is that name."""
-        return {s for s, (n, sys_like) in self.ios_senders.items() if n == sys_like}
 
 
 class WhatsAppParser:
@@ -120,26 +85,15 @@ class WhatsAppParser:
             conv = Converter(fmt.order)
         reader = _Reader(source, report, layout, conv, chat)
         reader.system_senders = survey.system_senders() | {chat}
-        yield from reader.read(iter_text_lines(source, encoding, report.progress))
+        yield from reader.read(iter_text_blocks(source, encoding, report.progress))
         if report.header_lines == 0:
             raise InputError(source.display, "no line could be read as a WhatsApp message", 1)
 
-    def _survey(self, source: Source, encoding: str) -> _Survey:
-        survey = _Survey()
-        android = survey.formats["android"]
-        android_header = NUMBERED[0].header
-        for line in iter_text_lines(source, encoding):
-            # The common case first, inline: an Android header.
-            if line[:1] in DIGITS:
-                m = android_header.match(line)
-                if m is not None:
-                    android.observe(m["date"], m["ampm"])
-                    continue
-            elif line[:1] not in _OTHER_STARTS and line[:3].casefold() not in _MONTH_STARTS:
-                continue  # text: no layout starts with a letter other than a month's
-            header = match_header(line)
-            if header is not None:
-                survey.observe(header)
+    def _survey(self, source: Source, encoding: str) -> Survey:
+        survey = Survey()
+        for block in iter_text_blocks(source, encoding):
+            survey.read(block)
+        survey.finish()
         return survey
 
 
@@ -172,18 +126,6 @@ def _file_year(source: Source) -> int | None:
         return None
 
 
-def _survey_ios_sender(senders: dict[str, list[int]], rest: str) -> None:
-    sender, sep, text = rest.partition(": ")
-    if not sep:
-        return
-    counts = senders.get(sender)
-    if counts is None:
-        counts = senders[sender] = [0, 0]
-    counts[0] += 1
-    if text and text[0] in BIDI and _classify(text)[0] is Kind.TEXT:
-        counts[1] += 1
-
-
 class _Reader:
     """The second pass: lines → messages."""
 
@@ -203,23 +145,83 @@ class _Reader:
         self.conv = conv
         self.chat = chat
         self.chat_id = chat_id_for("whatsapp", chat)
+        self.file = source.display
         self.system_senders: set[str] = set()
         self._placeholders = 0  # `<…>` messages in an unknown language, see _unknown_placeholder
         self._placeholder_note = 0
         self._placeholder_first = ""
         self._quoted: dict[str, bool] = {}  # per sender: has a quote, so is a split system line
+        # The message being read: header line number, timestamp, rest of the header line, and
+        # its continuation lines.
+        self.current: tuple[int, str, str, list[str]] | None = None
+        self.lineno = 0
 
-    def read(self, lines: Iterator[str]) -> Iterator[Message]:
+    def read(self, blocks: Iterator[str]) -> Iterator[Message]:
+        """Messages from blocks of whole lines (`iter_text_blocks`). The header lines of the
+        file's layout are found by one expression per block; only the lines between them
+        (continuations, blank lines, headers with an invisible mark) go line by line."""
+        report, conv = self.report, self.conv
+        headers = block_header(self.layout)
+        # Caches: a chat has far fewer distinct dates and times than messages.
+        days: dict[str, str | None] = {}
+        times: dict[tuple[str, str | None], str | None] = {}
+        for block in blocks:
+            block = "\n" + block
+            pos = 1  # where the next line not yet read starts
+            for m in headers.finditer(block):
+                line_at, rest_at = m.start() + 1, m.start("rest")
+                if line_at != pos:
+                    yield from self._lines(block[pos:line_at])
+                date_text = m["date"]
+                day = days.get(date_text, "")
+                if day == "":
+                    day = days[date_text] = conv.date(date_text)
+                time_key = cast(tuple[str, str | None], m.group("time", "ampm"))
+                time = times.get(time_key, "")
+                if time == "":
+                    time = times[time_key] = conv.time(*time_key)
+                ts = None if day is None or time is None else f"{day}T{time}"
+                rest = block[rest_at : m.end()]
+                if rest[:1] in INVISIBLE:
+                    rest = rest.lstrip(LEADING)
+                pos = m.end() + 1
+                self.lineno += 1
+                if self.current is not None:
+                    yield self._message(*self.current)
+                    self.current = None
+                if ts is None:
+                    report.not_understood(self.lineno)
+                    continue
+                report.header_lines += 1
+                self.current = (self.lineno, ts, rest, [])
+            if pos < len(block) or block == "\n":  # (a last line may be empty)
+                yield from self._lines(block[pos:])
+        report.lines += self.lineno
+        if self.current is not None:
+            yield self._message(*self.current)
+
+    @staticmethod
+    def _time(
+        conv: Converter | NamedConverter, date_text: str, time_text: str, ampm: str | None
+    ) -> str | None:
+        day = conv.date(date_text)
+        time = conv.time(time_text, ampm)
+        return None if day is None or time is None else f"{day}T{time}"
+
+    def _lines(self, text: str) -> Iterator[Message]:
+        """Lines taken one at a time: `text` is whole lines, each ending with a newline but
+        perhaps the file's last."""
+        lines = text.split("\n")
+        if text.endswith("\n"):
+            lines.pop()
         report, layout, conv = self.report, self.layout, self.conv
         header = layout.header
         looks_like = layout.looks_like or header
         start = layout.starts
         only = (layout,)
-        # The message being read: header line number, timestamp, rest of the header line, and
-        # its continuation lines.
-        current: tuple[int, str, str, list[str]] | None = None
-        lineno = 0
-        for lineno, line in enumerate(lines, 1):
+        for line in lines:
+            self.lineno += 1
+            lineno = self.lineno
             bare = line.lstrip(INVISIBLE) if line[:1] in INVISIBLE else line
             m = header.match(bare) if start is None or bare[:1] in start else None
             if m is not None:
@@ -232,12 +234,13 @@ class _Reader:
                 # An invisible mark inside the header is never a reason to glue it on.
                 date_text, time_text, ampm, rest = found.date, found.time, found.ampm, found.rest
             else:
+                current = self.current
                 if looks_like.match(bare) or (marked and looks_like_header(line, layout)):
                     # Never glue a broken header onto the message before it. The lines after
                     # it belong to the broken message and are reported with it.
                     if current is not None:
                         yield self._message(*current)
-                        current = None
+                        self.current = None
                     report.not_understood(lineno)
                 elif current is not None:
                     current[3].append(line)
@@ -247,19 +250,15 @@ class _Reader:
                 else:
                     report.not_understood(lineno)
                 continue
-            day = conv.date(date_text)
-            time = conv.time(time_text, ampm)
-            if current is not None:
-                yield self._message(*current)
-                current = None
-            if day is None or time is None:
+            ts = self._time(conv, date_text, time_text, ampm)
+            if self.current is not None:
+                yield self._message(*self.current)
+                self.current = None
+            if ts is None:
                 report.not_understood(lineno)
                 continue
             report.header_lines += 1
-            current = (lineno, f"{day}T{time}", rest, [])
-        report.lines += lineno
-        if current is not None:
-            yield self._message(*current)
+            self.current = (lineno, ts, rest, [])
 
     def _message(self, lineno: int, ts: str, rest: str, more: list[str]) -> Message:
         while more and not more[-1].strip():  # blank lines after the last message
@@ -272,20 +271,26 @@ class _Reader:
             sender, text, sep = rest[:-1], "", ":"
         if more:
             text = "\n".join([text, *more]) if sep else "\n".join([rest, *more])
-        classified = _classify(text) if sep else None
+        classified = classify(text) if sep else None
         if classified is None or self._is_system(sender, text, classified[0]):
             if sep and self.chat_as_sender:
                 rest = text  # the "sender" was the chat's name
             elif more:
                 rest = "\n".join([rest, *more])
             body = rest.lstrip(BIDI)
-            return self._build(lineno, ts, None, Kind.SYSTEM, body, False, None)
+            return Message(
+                self.chat, self.chat_id, "whatsapp", ts, None, _SYSTEM, body, False, None, None,
+                None, self.file, lineno,
+            )  # fmt: skip
         kind, body, edited, attachment = classified
         if kind is Kind.TEXT and not self.ios and body == markers.ANDROID_VIEW_ONCE:
             kind, body = Kind.MEDIA, ""
-        elif kind is _MEDIA and attachment is None and not body and _is_unknown(text):
+        elif kind is _MEDIA and attachment is None and not body and is_unknown(text):
             self._unknown_placeholder(lineno, text)
-        return self._build(lineno, ts, sender, kind, body, edited, attachment)
+        return Message(
+            self.chat, self.chat_id, "whatsapp", ts, sender, kind, body, edited, None, None,
+            attachment, self.file, lineno,
+        )  # fmt: skip
 
     def _unknown_placeholder(self, lineno: int, text: str) -> None:
         """Count a `<…>` message in a language without known markers in one note, kept current:
@@ -318,103 +323,6 @@ class _Reader:
             return False
         return sender in self.system_senders or bool(markers.SYSTEM.match(markers.normalize(text)))
 
-    def _build(
-        self,
-        lineno: int,
-        ts: str,
-        sender: str | None,
-        kind: Kind,
-        text: str,
-        edited: bool,
-        attachment: str | None,
-    ) -> Message:
-        return Message(
-            chat=self.chat,
-            chat_id=self.chat_id,
-            source="whatsapp",
-            ts=ts,
-            sender=sender,
-            kind=kind,
-            text=text,
-            edited=edited,
-            attachment=attachment,
-            origin_file=self.source.display,
-            origin_line=lineno,
-        )
-
-
-def _classify(text: str) -> tuple[Kind, str, bool, str | None]:
-    """(kind, text without markers, edited?, attachment name) for a message's text.
-
-    This runs for every message, so cheap checks (a dict lookup, a first character, a substring)
-    guard every regex.
-    """
-    edited = False
-    if text.endswith(">"):
-        m = markers.EDITED_SUFFIX.search(text)
-        if m is not None:
-            text, edited = text[: m.start()], True
-    marked = text[:1] in BIDI
-    if marked:
-        text = text.lstrip(BIDI)
-    first = text[:1]
-    if len(text) <= 120:  # every marker is short
-        low = _normalized(text)
-        if low in markers.MEDIA_EXACT:
-            return _MEDIA, "", edited, None
-        if low in markers.DELETED_EXACT:
-            return _DELETED, "", edited, None
-        if low in markers.CALL_EXACT:
-            return _CALL, text, edited, None
-        if marked or low.startswith(markers.CALL_PREFIXES):
-            call = markers.CALL.match(low)
-            if call is not None and (call.end() == len(low) or low[call.end()] in ",."):
-                return _CALL, text, edited, None
-        if low.endswith(markers.DOCUMENT_ENDINGS):
-            m = markers.DOCUMENT_OMITTED.fullmatch(text)
-            if m is not None:
-                name = _PAGES.sub("", m["name"]).strip(" \u200e\u200f")
-                return _MEDIA, "", edited, name
-    if "<" in text and ">" in text and (m := markers.ATTACHED.fullmatch(text)) is not None:
-        name = m["name"] or m["name_first"]
-        return _MEDIA, m["caption"].strip(), edited, name.strip()
-    if first == "<" and text[-1:] == ">" and markers.is_unknown_placeholder(text):
-        return _MEDIA, "", edited, None  # counted by the reader, see `_Reader._message`
-    if first == "<" and "\n" in text:
-        # Android: "<Media omitted>" with the caption on the next line.
-        head, _, caption = text.partition("\n")
-        if _normalized(head) in markers.MEDIA_EXACT:
-            caption = caption.strip()
-            if markers.DOCUMENT_NAME.fullmatch(caption):  # a document's name, not a caption
-                return _MEDIA, "", edited, caption
-            return _MEDIA, caption, edited, None
-    if "(" in text and ")" in text and (m := markers.FILE_ATTACHED.fullmatch(text)) is not None:
-        return _MEDIA, m["caption"].strip(), edited, m["name"].strip()
-    if "://" in text and _is_location(text):
-        return _LOCATION, text, edited, None
-    if "\n" in text and markers.POLL.match(text):
-        return _POLL, text, edited, None
-    return _TEXT, text, edited, None
-
-
-def _is_unknown(text: str) -> bool:
-    return text.lstrip(BIDI)[:1] == "<" and markers.is_unknown_placeholder(text)
-
-
-def _is_location(text: str) -> bool:
-    if markers.LOCATION.match(text):
-        return True
-    return "foursquare.com/" in text and markers.FOURSQUARE.fullmatch(text.rstrip()) is not None
-
-
-def _normalized(text: str) -> str:
-    low = text.lower().strip()
-    # Most texts have nothing to normalize; finding that out is far cheaper than doing it.
-    if markers.NEEDS_NORMALIZING.search(low) is not None:
-        low = markers.normalize(low)
-    return low
-
 
 # Enum attribute lookups are slow in a loop that runs per message.
-_TEXT, _MEDIA, _DELETED, _CALL = Kind.TEXT, Kind.MEDIA, Kind.DELETED, Kind.CALL
-_LOCATION, _POLL = Kind.LOCATION, Kind.POLL
+_MEDIA, _SYSTEM = Kind.MEDIA, Kind.SYSTEM
