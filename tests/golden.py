@@ -36,6 +36,7 @@ def parse_to_dict(path: Path) -> dict[str, Any]:
                 "source_id": m.source_id,
                 "attachment": m.attachment,
                 "line": m.origin_line,
+                **({"sender_id": m.sender_id} if m.sender_id is not None else {}),
             }
             for m in found.parser.parse(found.source, report)
         ]

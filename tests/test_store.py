@@ -120,14 +120,16 @@ def test_a_store_from_before_the_chat_time_key_index_keeps_every_row(tmp_path: P
     con.executemany(
         "INSERT INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
         "source_id, attachment, origin_line, import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        rows,
+        [row[:12] for row in rows],  # (m001 had no sender_id)
     )
     con.commit()
     before = list(con.execute("SELECT * FROM messages ORDER BY id"))
     con.close()
     with Store(path) as store:
         assert store.migrations() == [name for name, _ in MIGRATIONS]
-        assert list(store.db.execute("SELECT * FROM messages ORDER BY id")) == before
+        after = list(store.db.execute("SELECT * FROM messages ORDER BY id"))
+        assert [row[:-1] for row in after] == before
+        assert {row[-1] for row in after} == {None}  # m003's sender_id
         indexes = {row[1] for row in store.db.execute("PRAGMA index_list(messages)")}
         assert {"messages_chat_ts_key", "messages_chat_source_id"} <= indexes
         with store.transaction():
@@ -138,3 +140,15 @@ def test_a_store_from_before_the_chat_time_key_index_keeps_every_row(tmp_path: P
             )
         assert (again.added, moved.added) == (0, 0)
         assert store.count() == 3
+
+
+def test_the_sender_id_is_stored_and_read_back(tmp_path: Path) -> None:
+    m = Message(
+        "Chat", "telegram:1", "telegram", "2024-01-01T10:00", "Ana", Kind.TEXT, "hi",
+        source_id="5", origin_file="result.json", sender_id="user42",
+    )  # fmt: skip
+    with Store(tmp_path / "c.db") as store:
+        with store.transaction():
+            store.add_messages([m, message("no id here")], store.start_import("f", "telegram"))
+        got = {x.text: x.sender_id for x in store.iter_messages()}
+    assert got == {"hi": "user42", "no id here": None}

@@ -46,6 +46,9 @@ class Message:
     attachment: str | None = None  # media file name where the export names it
     origin_file: str = ""  # provenance: which file …
     origin_line: int | None = None  # … and which line (text exports)
+    # The sender's own id where the export names people by one (Telegram `user123`, a Discord or
+    # Slack user id, a ChatLab `platformId`, a Google Chat e-mail): stable where names change.
+    sender_id: str | None = None
 
     def content_hash(self) -> bytes:
         """Identity of the message's content, for de-duplicating repeated imports.

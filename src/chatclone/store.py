@@ -95,16 +95,20 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE source_id IS NOT NULL;
         """,
     ),
+    (
+        "m003_sender_id",
+        "ALTER TABLE messages ADD COLUMN sender_id TEXT",
+    ),
 ]
 
 _INSERT = (
     "INSERT OR IGNORE INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
-    "source_id, attachment, origin_line, import_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "source_id, attachment, origin_line, import_id, sender_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _COLUMNS = (
     "c.name, m.chat_id, c.source, m.ts, m.sender, m.kind, m.text, m.edited, m.reply_to, "
-    "m.source_id, m.attachment, i.path, m.origin_line"
+    "m.source_id, m.attachment, i.path, m.origin_line, m.sender_id"
 )
 BATCH = 5000
 # Binding a plain str is measurably faster than binding a StrEnum member, per row.
@@ -256,17 +260,19 @@ class Store:
         moved = []
         for row in self.db.execute(
             "SELECT ts, sender, kind, text, edited, reply_to, source_id, attachment, origin_line, "
-            "import_id FROM messages WHERE chat_id = ? ORDER BY id",
+            "import_id, sender_id FROM messages WHERE chat_id = ? ORDER BY id",
             (from_id,),
         ):
-            ts, sender, kind, text, edited, reply_to, source_id, attachment, line, import_id = row
+            ts, sender, kind, text, edited, reply_to, source_id, attachment, line, import_id = row[
+                :10
+            ]
             as_read = Message(
                 chat=to_name, chat_id=to_id, source=source, ts=ts, sender=sender, kind=Kind(kind),
                 text=text, source_id=source_id,
             )  # fmt: skip
             moved.append((
                 _key(as_read, occurrences), to_id, ts, sender, kind, text, edited, reply_to,
-                source_id, attachment, line, import_id,
+                source_id, attachment, line, import_id, row[10],
             ))  # fmt: skip
         self.db.execute("DELETE FROM messages WHERE chat_id = ?", (from_id,))
         self.db.execute("DELETE FROM chats WHERE id = ?", (from_id,))
@@ -399,6 +405,7 @@ class Store:
                 chat=row[0], chat_id=row[1], source=row[2], ts=row[3], sender=row[4],
                 kind=Kind(row[5]), text=row[6], edited=bool(row[7]), reply_to=row[8],
                 source_id=row[9], attachment=row[10], origin_file=row[11], origin_line=row[12],
+                sender_id=row[13],
             )  # fmt: skip
 
 
@@ -419,7 +426,7 @@ def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBat
             chats.append((m.chat_id, m.chat, m.source))
         batch.append((
             _key(m, occurrences), m.chat_id, m.ts, m.sender, kinds[m.kind], m.text, m.edited,
-            m.reply_to, m.source_id, m.attachment, m.origin_line, import_id,
+            m.reply_to, m.source_id, m.attachment, m.origin_line, import_id, m.sender_id,
         ))  # fmt: skip
         if len(batch) >= BATCH:
             yield chats, batch

@@ -289,6 +289,7 @@ class _Reader:
             source_id=_ident(raw.get("platformMessageId")),
             origin_file=self.source.display,
             origin_line=line,
+            sender_id=_ident(raw.get("sender")) if sender is not None else None,
         )
 
     def fail(self, position: int, reason: str) -> None:

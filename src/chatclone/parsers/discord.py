@@ -218,6 +218,7 @@ class _Reader:
             source_id=str(ident) if ident is not None else None,
             attachment=attachment,
             origin_file=self.source.display,
+            sender_id=_author_id(raw.get("author")) if sender is not None else None,
         )
 
     def _content(
@@ -254,6 +255,11 @@ def _author(author: Any) -> str | None:
         if isinstance(name, str) and name.strip():
             return name
     return None
+
+
+def _author_id(author: Any) -> str | None:
+    ident = author.get("id") if isinstance(author, dict) else None
+    return str(ident) if isinstance(ident, (str, int)) and str(ident) else None
 
 
 def _names(items: Any, key: str) -> list[str]:

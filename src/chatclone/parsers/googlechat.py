@@ -211,6 +211,7 @@ class _Reader:
             source_id=ident,
             attachment=files[0] if files and kind is Kind.MEDIA else None,
             origin_file=self.source.display,
+            sender_id=_text(creator.get("email")) if sender is not None else None,
         )
 
     def _wall_time(self, value: Any) -> tuple[str | None, str]:

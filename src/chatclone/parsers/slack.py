@@ -248,6 +248,7 @@ class _Reader:
             source_id=ts,
             attachment=files[0] if files and kind is Kind.MEDIA else None,
             origin_file=self.source.display,
+            sender_id=raw["user"] if sender is not None else None,
         )
 
     def _person(self, raw: dict[str, Any]) -> str | None:

@@ -304,6 +304,7 @@ class _Reader:
             source_id=str(ident) if ident is not None else None,
             attachment=attachment,
             origin_file=self.source.display,
+            sender_id=_ident_of(raw) if sender is not None else None,
         )
 
     def _fail(self, ident: Any, reason: str) -> None:
@@ -343,6 +344,15 @@ class _Reader:
 
 # What a record says: (sender, kind, text, attachment); None if it cannot be understood.
 _Content = tuple[str | None, Kind, str, str | None]
+
+
+def _ident_of(raw: dict[str, Any]) -> str | None:
+    """The sender's (or a service message's actor's) Telegram id: `user123`, `channel456`."""
+    for key in ("from_id", "actor_id"):
+        ident = raw.get(key)
+        if isinstance(ident, str) and ident:
+            return ident
+    return None
 
 
 def _person(name: Any, ident: Any) -> str:
