@@ -10,7 +10,7 @@ import pytest
 from chatclone.config import MeSettings, Settings, load_settings, render_settings, save_settings
 from chatclone.errors import WorkspaceError
 from chatclone.messages import Kind, Message
-from chatclone.store import MIGRATIONS, Store, message_rows
+from chatclone.store import MIGRATIONS, Store, _key, keyed, message_rows
 
 
 def message(text: str, ts: str = "2024-01-01T10:00", source_id: str | None = None) -> Message:
@@ -120,7 +120,7 @@ def test_a_store_from_before_the_chat_time_key_index_keeps_every_row(tmp_path: P
     con.executemany(
         "INSERT INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
         "source_id, attachment, origin_line, import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [row[:12] for row in rows],  # (m001 had no sender_id)
+        [row[:12] for row in keyed(rows, {})],  # (m001 had no sender_id)
     )
     con.commit()
     before = list(con.execute("SELECT * FROM messages ORDER BY id"))
@@ -152,3 +152,18 @@ def test_the_sender_id_is_stored_and_read_back(tmp_path: Path) -> None:
             store.add_messages([m, message("no id here")], store.start_import("f", "telegram"))
         got = {x.text: x.sender_id for x in store.iter_messages()}
     assert got == {"hi": "user42", "no id here": None}
+
+
+def test_rows_are_keyed_as_their_messages() -> None:
+    """The writer keys rows (`keyed`) that may come from another process; the keys must be
+    exactly the messages' own (`_key`), or a re-ingest would store everything twice."""
+    messages = [
+        message("hi"), message("hi"), message("hi", "2024-01-01T10:01"),
+        message("with id", source_id="42"),
+        Message("Chat", "whatsapp:1", "whatsapp", "2024-01-01T10:00", None, Kind.SYSTEM, "Ana left"),
+        message("bad \udc80 surrogate"),
+    ]  # fmt: skip
+    occurrences: dict[bytes, int] = {}
+    want = [_key(m, occurrences) for m in messages]
+    (_, rows), *_ = list(message_rows(messages, 1))
+    assert [row[0] for row in keyed(rows, {})] == want

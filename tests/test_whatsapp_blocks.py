@@ -24,7 +24,12 @@ from chatclone.parsers.whatsapp import WhatsAppParser
 from chatclone.parsers.whatsapp.dates import Converter
 from chatclone.parsers.whatsapp.layouts import ANDROID, DIGITS, INVISIBLE, LAYOUTS, match_header
 from chatclone.parsers.whatsapp.parser import _Reader
-from chatclone.parsers.whatsapp.survey import _MONTH_STARTS, Survey, _survey_ios_sender
+from chatclone.parsers.whatsapp.survey import (
+    _MONTH_STARTS,
+    PLAIN_ANDROID,
+    Survey,
+    _survey_ios_sender,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 PARSER = WhatsAppParser()
@@ -89,6 +94,8 @@ def block_read(source: Source, survey: Survey) -> tuple[list[Message], ParseRepo
     report = ParseReport()
     reader = _Reader(source, report, layout, Converter(fmt.order), "Zed")
     reader.system_senders = survey.system_senders() | {"Zed"}
+    if layout is ANDROID and survey.unplain_android == 0:  # as `WhatsAppParser.parse` does
+        reader.headers = PLAIN_ANDROID
     return list(reader.read(iter_text_blocks(source, "utf-8"))), report
 
 
@@ -129,6 +136,12 @@ _LINES = [
     "14/03/2024, 19:05 - Ana: hi",
     "15/03/2024, 08:00 - Ben: <Media omitted>",
     "3/4/24, 7:05 p. m. - Ana: hola",
+    "3/14/24, 7:05 PM - Ana: twelve-hour",
+    "3/14/24, 11:59\u202fam - Ben: with a narrow space",
+    "3/14/24, 7:05 PMX - Ana: not a known marker",
+    "14.03.24, 19:05 - Ana: dots",
+    "2024-03-14, 19:05 - Ana: year first",
+    "14/03/2024, 19:05:07 - Ana: seconds",
     "13/01/2024, 10:00 - Ana created group “x”",
     f"{LRM}14/03/2024, 19:06 - Ana: marked at the start",
     f"14/03/2024,{LRM} 19:07 - Ben: marked inside",

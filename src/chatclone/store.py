@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from chatclone.errors import WorkspaceError
 from chatclone.messages import Kind, Message
@@ -222,9 +223,10 @@ class Store:
         return self.add_rows(message_rows(messages, import_id))
 
     def add_rows(self, batches: Iterable[RowBatch]) -> AddResult:
-        """Store `message_rows`' batches (made here or in the process that read the file); call
-        inside `transaction()`."""
+        """Store `message_rows`' batches of one file (made here or in the process that read the
+        file), keyed here; call inside `transaction()`."""
         result = AddResult()
+        occurrences: dict[bytes, int] = {}
         for chats, rows in batches:
             for chat in chats:
                 self.db.execute(
@@ -233,7 +235,7 @@ class Store:
                     chat,
                 )
             if rows:
-                cur = self.db.executemany(_INSERT, rows)
+                cur = self.db.executemany(_INSERT, keyed(rows, occurrences))
                 result.messages += len(rows)
                 result.added += cur.rowcount
         return result
@@ -409,30 +411,49 @@ class Store:
             )  # fmt: skip
 
 
-# A batch of a file's rows to insert: the chats first seen in it (id, name, messenger) and the rows.
-RowBatch = tuple[list[tuple[str, str, str]], list[tuple[object, ...]]]
+# A batch of a file's rows: the chats first seen in it (id, name, messenger) and the messages as
+# `_ROW` tuples, not yet keyed.
+RowBatch = tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]
+# chat_id, ts, sender, kind, text, edited, reply_to, source_id, attachment, origin_line,
+# import_id, sender_id: the order of `_INSERT` after the key.
 
 
 def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBatch]:
-    """The store's rows of one file's messages, keyed (see the module's docstring), in batches."""
-    occurrences: dict[bytes, int] = {}
+    """The store's rows of one file's messages, in batches (keyed by `keyed` when stored)."""
     known_chats: set[str] = set()
     chats: list[tuple[str, str, str]] = []
-    batch: list[tuple[object, ...]] = []
+    batch: list[tuple[Any, ...]] = []
     kinds = _KIND_TEXT
     for m in messages:
         if m.chat_id not in known_chats:
             known_chats.add(m.chat_id)
             chats.append((m.chat_id, m.chat, m.source))
         batch.append((
-            _key(m, occurrences), m.chat_id, m.ts, m.sender, kinds[m.kind], m.text, m.edited,
-            m.reply_to, m.source_id, m.attachment, m.origin_line, import_id, m.sender_id,
+            m.chat_id, m.ts, m.sender, kinds[m.kind], m.text, m.edited, m.reply_to, m.source_id,
+            m.attachment, m.origin_line, import_id, m.sender_id,
         ))  # fmt: skip
         if len(batch) >= BATCH:
             yield chats, batch
             chats, batch = [], []
     if batch or chats:
         yield chats, batch
+
+
+def keyed(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> Iterator[tuple[Any, ...]]:
+    """Each row with its key in front: exactly `_key` of the row's message (`occurrences` counts
+    identical messages across the whole file)."""
+    blake2b = hashlib.blake2b
+    for row in rows:
+        chat_id, source_id = row[0], row[7]
+        if source_id is not None:
+            key = blake2b(f"{chat_id}#{source_id}".encode(), digest_size=16).digest()
+        else:
+            data = "\x1f".join((chat_id, row[1], row[2] or "\x00", row[3], row[4]))
+            h = blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            n = occurrences.get(h, 0)
+            occurrences[h] = n + 1
+            key = h + n.to_bytes(4, "big")
+        yield (key, *row)
 
 
 def _key(m: Message, occurrences: dict[bytes, int]) -> bytes:

@@ -28,6 +28,7 @@ from chatclone.parsers.whatsapp.dates import (
     WhatsAppDateFormat,
 )
 from chatclone.parsers.whatsapp.layouts import (
+    ANDROID,
     INVISIBLE,
     LEADING,
     MARKED,
@@ -37,7 +38,7 @@ from chatclone.parsers.whatsapp.layouts import (
     looks_like_header,
     match_header,
 )
-from chatclone.parsers.whatsapp.survey import Survey
+from chatclone.parsers.whatsapp.survey import PLAIN_ANDROID, Survey
 
 SNIFF_LINES = 200
 # "report.pdf • 3 pages", "verslag.pdf • \u200e3 pagina's", "見積書.pdf • \u200eページ数: 2"
@@ -84,6 +85,8 @@ class WhatsAppParser:
         else:
             conv = Converter(fmt.order)
         reader = _Reader(source, report, layout, conv, chat)
+        if layout is ANDROID and survey.unplain_android == 0:
+            reader.headers = PLAIN_ANDROID
         reader.system_senders = survey.system_senders() | {chat}
         yield from reader.read(iter_text_blocks(source, encoding, report.progress))
         if report.header_lines == 0:
@@ -155,13 +158,16 @@ class _Reader:
         # its continuation lines.
         self.current: tuple[int, str, str, list[str]] | None = None
         self.lineno = 0
+        # What finds header lines in a block: the layout's `block_header`, or a cheaper pattern
+        # where every header of the file fits it.
+        self.headers = block_header(layout)
 
     def read(self, blocks: Iterator[str]) -> Iterator[Message]:
         """Messages from blocks of whole lines (`iter_text_blocks`). The header lines of the
         file's layout are found by one expression per block; only the lines between them
         (continuations, blank lines, headers with an invisible mark) go line by line."""
         report, conv = self.report, self.conv
-        headers = block_header(self.layout)
+        headers = self.headers
         # Caches: a chat has far fewer distinct dates and times than messages.
         days: dict[str, str | None] = {}
         times: dict[tuple[str, str | None], str | None] = {}
