@@ -14,6 +14,8 @@ from helpers import SAMPLE, cli
 EXPORTS = {
     "telegram": FIXTURES / "telegram" / "personal_chat.json",
     "discord": FIXTURES / "discord" / "guild_channel.json",
+    # Discord's own data package: only its owner's messages, in chats of source "discord".
+    "discord-package": FIXTURES / "discord_package" / "package.zip",
     "line": FIXTURES / "line" / "[LINE] Chat with Ana.txt",
     "chatlab": FIXTURES / "chatlab" / "group.json",
     "signal": FIXTURES / "signal" / "one_to_one",
@@ -41,7 +43,8 @@ def test_one_store_from_every_source(tmp_path: Path, machine_zone: Callable[[str
     assert stats.code == 0, stats.err
     data = json.loads(stats.out)
     sources = {c["source"] for c in data["chat_list"]}
-    assert sources == {"whatsapp", *EXPORTS}
+    assert sources == {"whatsapp", *EXPORTS} - {"discord-package"}
+    assert "discord:1192837465019283746" in {c["id"] for c in data["chat_list"]}  # the package's
     assert data["stored"] == ingested["added"]
 
     # The demo's person, and "Me" as the tools that know no name write the owner.

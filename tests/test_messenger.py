@@ -62,6 +62,18 @@ def test_instagram_is_told_by_its_path() -> None:
     assert {m.chat_id for m in parsed(INSTAGRAM)} == {"instagram:carladiaz_17845"}
 
 
+@pytest.mark.parametrize("zipped", ["instagram-ana.zip", "instagram-ana-old-layout.zip"])
+def test_instagrams_zip_reads_as_its_folder(zipped: str) -> None:
+    """Instagram's download is a zip: now `your_instagram_activity/messages/inbox/…` at its
+    root, in older downloads `messages/inbox/…`, told from Facebook's by the zip's name."""
+    folder, inside = parsed(INSTAGRAM), parsed(MESSENGER / zipped)
+    assert folder and [(m.chat_id, m.ts, m.sender, m.kind, m.text) for m in folder] == [
+        (m.chat_id, m.ts, m.sender, m.kind, m.text) for m in inside
+    ]
+    assert {m.source for m in inside} == {"instagram"}
+    assert {f.parser.name for f in discover(MESSENGER / zipped)} == {"instagram"}
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 

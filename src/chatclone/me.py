@@ -29,7 +29,7 @@ class MeDecision:
 
 
 # What an export is called in "owner of the … account export" (a CSV names no messenger).
-EXPORT_NAMES = {**SOURCE_NAMES, "csv": "CSV"}
+EXPORT_NAMES = {**SOURCE_NAMES, "csv": "CSV", "discord-package": "Discord data package"}
 
 
 def decide_me(settings: Settings, store: Store | None) -> MeDecision:

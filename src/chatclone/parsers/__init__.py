@@ -36,6 +36,7 @@ def _load_builtins() -> None:
     from chatclone.parsers.chatlab import ChatLabParser
     from chatclone.parsers.csv_chat import CsvParser
     from chatclone.parsers.discord import DiscordParser
+    from chatclone.parsers.discord_package import DiscordPackageParser
     from chatclone.parsers.googlechat import GoogleChatParser
     from chatclone.parsers.imessage import IMessageParser
     from chatclone.parsers.line import LineParser
@@ -49,6 +50,7 @@ def _load_builtins() -> None:
     register(ChatLabParser())
     register(CsvParser())
     register(DiscordParser())
+    register(DiscordPackageParser())
     register(GoogleChatParser())
     register(IMessageParser())
     register(LineParser())
