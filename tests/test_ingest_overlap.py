@@ -173,3 +173,26 @@ def test_golden_overlap(tmp_path: Path) -> None:
     if os.environ.get("UPDATE_GOLDEN") or not expected.exists():
         expected.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n", "utf-8")
     assert got == json.loads(expected.read_text("utf-8"))
+
+
+def test_only_chats_known_by_name_are_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chat keyed by the messenger's own id (a Discord channel) is never a stored chat under
+    another name, so it is not compared with every stored chat (packages of thousands of
+    channels took minutes); a WhatsApp chat, known only by its name, still is."""
+    import chatclone.ingest as ingest_module
+
+    compared: list[str] = []
+    real = ingest_module.best_overlap
+
+    def spy(store: object, chat_id: str, source: str) -> object:
+        compared.append(chat_id)
+        return real(store, chat_id, source)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "best_overlap", spy)
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, [FIXTURES / "discord" / "direct_message.json", FIXTURES / "discord" / "thread.json"])
+    assert compared == []
+    ingest(ws, [export(tmp_path, "Mom", lines(13, 20))])
+    assert len(compared) == 1 and compared[0].startswith("whatsapp:")

@@ -163,7 +163,10 @@ def _place(
                 change += store.move_chat(chat_id, target_id, target)
                 notes.append(f"stored in the chat '{target}' (--chat), not '{name}'")
                 name = target
-        elif chat_id not in known and not choice.as_new:
+        elif chat_id not in known and not choice.as_new and chat_id == chat_id_for(source, name):
+            # Only a chat known by its name alone (WhatsApp, LINE) can be a stored chat under
+            # another name; one keyed by the messenger's own id (a Discord channel) cannot, and
+            # comparing it with every stored chat made packages of many channels slow.
             found = best_overlap(store, chat_id, source)
             if found is not None and found.verdict == SAME:
                 change += store.move_chat(chat_id, found.chat_id, found.name)
