@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import time
 import zipfile
@@ -278,6 +279,9 @@ def _iter_utf16_lines(
         raise InputError(
             source.display, f"not valid {encoding} text (undecodable bytes)", lineno + 1
         ) from None
+    finally:
+        with contextlib.suppress(ValueError):  # (`f` already closed by its owner)
+            text.detach()  # the caller closes `f`; a wrapper left to the collector warns
 
 
 def head_text(source: Source) -> str | None:
