@@ -281,7 +281,8 @@ def _exact_forms(markers: frozenset[str]) -> set[str]:
     return {form for m in markers for form in (m, m + ".", m + "。")}
 
 
-NEEDS_NORMALIZING = re.compile(r"[\u00a0\u202f\u200e\u200f\u202a-\u202e\u2066-\u2069\t\n]|  ")
+# The characters `normalize` changes besides case: with a double space, what makes a text need it.
+NORMALIZED_CHARS = re.compile(r"[\u00a0\u202f\u200e\u200f\u202a-\u202e\u2066-\u2069\t\n]")
 # The first words of every call line, to skip the call regex for ordinary texts.
 CALL_PREFIXES = (
     "missed", "voice call", "video call", "group", "llamada", "videollamada", "verpasst", "appel",

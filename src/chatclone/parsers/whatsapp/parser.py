@@ -278,7 +278,12 @@ class _Reader:
         if more:
             text = "\n".join([text, *more]) if sep else "\n".join([rest, *more])
         classified = classify(text) if sep else None
-        if classified is None or self._is_system(sender, text, classified[0]):
+        if classified is None or (
+            # (the common case inline: a sender already seen, on Android)
+            quoted
+            if not self.chat_as_sender and (quoted := self._quoted.get(sender)) is not None
+            else self._is_system(sender, text, classified[0])
+        ):
             if sep and self.chat_as_sender:
                 rest = text  # the "sender" was the chat's name
             elif more:
