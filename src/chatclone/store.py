@@ -12,6 +12,7 @@ overlapping exports of one chat merge to exactly their union:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -112,6 +113,16 @@ _COLUMNS = (
     "m.source_id, m.attachment, i.path, m.origin_line, m.sender_id"
 )
 BATCH = 5000
+_ROWS_PER_INSERT = 50  # x 13 values, far below SQLite's limit of 32,766 per statement
+
+
+@functools.cache
+def _insert_rows(n: int) -> str:
+    """`_INSERT` for `n` rows at once."""
+    head, values = _INSERT.split(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * n)}"
+
+
 # Binding a plain str is measurably faster than binding a StrEnum member, per row.
 _KIND_TEXT = {k: k.value for k in Kind}
 
@@ -235,10 +246,21 @@ class Store:
                     chat,
                 )
             if rows:
-                cur = self.db.executemany(_INSERT, keyed(rows, occurrences))
                 result.messages += len(rows)
-                result.added += cur.rowcount
+                result.added += self._insert(list(keyed(rows, occurrences)))
         return result
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows `_ROWS_PER_INSERT` to a statement: a quarter less work than one statement
+        per row. Returns how many were new."""
+        added, n, execute = 0, _ROWS_PER_INSERT, self.db.execute
+        full = len(rows) - len(rows) % n
+        for i in range(0, full, n):
+            added += execute(_insert_rows(n), [v for row in rows[i : i + n] for v in row]).rowcount
+        if full < len(rows):
+            rest = rows[full:]
+            added += execute(_insert_rows(len(rest)), [v for row in rest for v in row]).rowcount
+        return added
 
     def set_owner(self, source: str, name: str, user_id: str) -> None:
         self.db.execute(
