@@ -3,34 +3,34 @@
 The steps are the small pure functions of this package; this module only wires them together, in
 the order the data flows: sessions → turns (filters, privacy) → low-information scoring → samples
 (windows) → de-duplication → chronological split → formats, tokens and cost → report.
+
+Without the stages that need every session at once (the embedding filter, memory), sessions go
+through `stream` a chunk at a time and samples straight to a `spool` on disk, so a build's memory
+does not grow with the corpus; the files are the same either way.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from chatclone import embeddings, privacy
-from chatclone.config import DatasetSettings, parse_duration
+from chatclone.config import DatasetSettings, MemorySettings, parse_duration
 from chatclone.dataset import formats, lowinfo, tokens
 from chatclone.dataset.grounding import MIN_ABSTENTIONS, Grounder
 from chatclone.dataset.model import Drops, Sample, Session
-from chatclone.dataset.report import REPORT_FILE, VALID_META_FILE, BuildReport, TokenTotals
-from chatclone.dataset.samples import (
-    chronological_split,
-    dedupe,
-    render_session,
-    windowed_samples,
-)
-from chatclone.dataset.sessions import split_sessions
-from chatclone.dataset.turns import blocked_pattern, build_turns
+from chatclone.dataset.report import REPORT_FILE, BuildReport, TokenTotals
+from chatclone.dataset.samples import Deduper
+from chatclone.dataset.spool import SampleFacts, SampleSpool, read_split, write_split
+from chatclone.dataset.stream import SessionReader, chunked, make_samples, system_sizer
+from chatclone.dataset.turns import blocked_pattern
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
 from chatclone.memory.block import MemoryBlock
@@ -54,6 +54,8 @@ from chatclone.workspace import Workspace, check_name
 # For the cost estimate when the dataset is for a local model: the cheapest OpenAI model that
 # fine-tunes, so the figure answers "what would OpenAI charge for this?".
 COST_MODEL_FOR_LOCAL = "gpt-4.1-mini-2025-04-14"
+# Sessions whose samples are made together when a build streams (one batch of the tokenizer).
+SESSIONS_PER_CHUNK = 2000
 
 
 @dataclass
@@ -84,27 +86,57 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
     step = options.progress or (lambda _: None)
 
     drops = Drops()
-    blocked = blocked_pattern(ds.blocked_words)
+    read = SessionReader(gap, blocked_pattern(ds.blocked_words), drops)
     mapping_path = ws.privacy_mapping_path
-    sessions: list[tuple[Session, str]] = []
-    with ws.open_store() as store:
+    with ExitStack() as open_store:
+        store = open_store.enter_context(ws.open_store())
         decision = decide_me(settings, store)
         if not decision.name:
             raise ChatcloneError(f"who is being cloned? {decision.detail}")
         me = decision.names()
         pseudo = privacy.for_dataset(mapping_path, me, store.senders(), ds.pseudonymize_names)
+        written = persona_text(ensure_persona(ws.persona_path))
         step("reading chats")
-        for chat in store.chats():
-            # Messages stream from the store, one chat at a time: only kept turns stay in memory.
-            is_group = len(store.chat_senders(chat.id) - me) > 1
-            shown = pseudo.clean(chat.name)
-            for part in split_sessions(store.iter_messages(chat.id), gap):
-                turns = build_turns(part, me, drops, blocked, pseudo.clean)
-                if turns:
-                    sessions.append((Session(shown, chat.id, is_group, turns), chat.source))
-    turn_count = sum(len(s.turns) for s, _ in sessions)
+        # Without the embedding stages (which look at every reply at once) and with a persona
+        # that pseudonymising leaves as it is (so nothing depends on cleaning it last), sessions
+        # stream through in chunks and samples to disk: memory stays flat.
+        whole = ds.low_info_filter or ds.memory or bool(privacy.find_pii(written, pseudo.names))
+        reading = read.sessions(store, me, pseudo.clean)
+        sessions: list[tuple[Session, str]] = []
+        chunks: Iterable[list[tuple[Session, str]]]
+        if whole:
+            sessions = list(reading)
+            chunks = [sessions]
+            open_store.close()
+        else:
+            chunks = chunked(reading, SESSIONS_PER_CHUNK)
+        report = _build(
+            ws, options, ds, (name, target), decision.name, me, written, pseudo, read,
+            sessions, chunks, settings.memory, step,
+        )  # fmt: skip
+    privacy.save_mapping(mapping_path, pseudo.mapping)
+    return report
 
-    persona = pseudo.clean(persona_text(ensure_persona(ws.persona_path)))
+
+def _build(
+    ws: Workspace,
+    options: BuildOptions,
+    ds: DatasetSettings,
+    where: tuple[str, Path],
+    me_name: str,
+    me: set[str],
+    written: str,
+    pseudo: privacy.Pseudonymizer,
+    read: SessionReader,
+    sessions: list[tuple[Session, str]],
+    chunks: Iterable[list[tuple[Session, str]]],
+    memory_settings: MemorySettings,
+    step: Callable[[str], None],
+) -> BuildReport:
+    """Everything after the store is open: `sessions` is every session when `chunks` is one
+    list of them (the embedding stages and memory need them all), else empty."""
+    drops, (name, target) = read.drops, where
+    persona = pseudo.clean(written)
     if ds.low_info_filter:
         step("scoring replies")
         embedder = options.embedder or embeddings.DefaultEmbedder()
@@ -117,87 +149,96 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         grounder, index = _grounder(ws, ds, pseudo.clean, persona, me, options)
     step("building samples")
     counter = tokens.counter_for(ds.model)
-    rendered = [(s, src, render_session(s, ds.bubble_separator, drops)) for s, src in sessions]
-    # One batched pass of the tokenizer over every message: far faster than a call per session.
-    sizes = counter.count_each([m for _, _, messages in rendered for m in messages])
-    samples: list[Sample] = []
-    offset = 0
-    system_size = _system_sizer(counter)
-    if grounder is not None:  # most conversations fit one window: their blocks in one batch
-        grounder.memory.prefetch([(m, s.start) for s, _, m in rendered if m])
-    for session, source, messages in rendered:
-        own, offset = sizes[offset : offset + len(messages)], offset + len(messages)
-        if not messages:
-            continue
-        builder = PromptBuilder(Identity(decision.name, source, persona))
-        if grounder is not None:
-            builder = grounder.builder(builder, session)
-        samples += windowed_samples(
-            session, messages, own, builder, system_size, ds.max_context_tokens, drops
-        )
-    if grounder is not None:
-        samples = grounder.check(samples, drops)
-    samples = dedupe(samples, drops)
-    train, valid = chronological_split(samples, ds.valid_fraction)
-    kept = {(s.session_start, s.chat) for s in train + valid}
-    pii = dict(sorted(Counter(pseudo.counts).items()))  # the chats', not the blocks' repeats
-    memory: dict[str, Any] = {"enabled": False}
-    if grounder is not None and index is not None:
-        step("writing abstention samples")
-        # Nothing from the held-out conversations (or later) may reach the training split.
-        cut = min((s.session_start for s in valid), default=None)
-        train += _abstentions(grounder, sessions, decision.name, persona, ds, train, counter, cut)
-        memory = grounder.summary(
-            True, len(grounder.memory.facts_at(None)), asdict(settings.memory)
-        )
-        index.close()
-
+    system_size = system_sizer(counter)
     limit = formats.example_token_limit(ds.model)
-    problems = formats.validate_openai(
-        [s.messages for s in train], counter, limit, token_counts=[s.tokens for s in train]
-    )
-    valid_problems = formats.validate_openai(
-        [s.messages for s in valid],
-        counter,
-        limit,
-        min_examples=0,
-        token_counts=[s.tokens for s in valid],
-    )
-    problems += [f"valid.jsonl: {p}" for p in valid_problems]
-    report = BuildReport(
-        name=name,
-        path=str(target),
-        created=datetime.now().isoformat(timespec="seconds"),
-        samples={"train": len(train), "valid": len(valid)},
-        sessions=len(sessions),
-        sessions_kept=len(kept),
-        turns=turn_count,
-        tokens=TokenTotals(
-            train=sum(s.tokens for s in train),
-            valid=sum(s.tokens for s in valid),
-            counter=counter.name,
-            exact=counter.exact,
-            note=getattr(counter, "note", ""),
-        ),
-        drops=drops.as_dict(),
-        pii=pii,
-        lengths={
-            "tokens": _histogram([s.tokens for s in train + valid]),
-            "turns": _histogram([len(s.messages) - 1 for s in train + valid]),
-        },
-        validation={"openai": problems},
-        cost=_cost(ds, sum(s.tokens for s in train), options.price_per_million, counter),
-        me=decision.name,
-        # What a chat with the clone needs to rebuild the training system prompt exactly.
-        persona=persona,
-        sources=dict(Counter(src for _, src in sessions).most_common()),
-        settings=ds,
-        memory=memory,
-    )
-    step("writing files")
-    _write(target, train, valid, options.formats, report)
-    privacy.save_mapping(mapping_path, pseudo.mapping)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target, then renamed: a dataset folder is either complete or absent.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    spool = None
+    try:
+        spool = SampleSpool(target.parent, counter, limit)
+        deduper = Deduper(drops)
+        for chunk in chunks:
+            made = make_samples(chunk, me_name, persona, ds, counter, system_size, grounder, drops)
+            for sample in deduper.keep(made):
+                spool.add(sample)
+        held_out = spool.split(ds.valid_fraction)
+        kept = len(spool.sessions)
+        valid_facts = [f for f, out in zip(spool.facts, held_out, strict=True) if out]
+        train_facts = [f for f, out in zip(spool.facts, held_out, strict=True) if not out]
+        pii = dict(sorted(Counter(pseudo.counts).items()))  # the chats', not the blocks' repeats
+        memory: dict[str, Any] = {"enabled": False}
+        extra: list[Sample] = []
+        if grounder is not None and index is not None:
+            step("writing abstention samples")
+            # Nothing from the held-out conversations (or later) may reach the training split.
+            cut = min((spool.sessions[f.session][0] for f in valid_facts), default=None)
+            extra = _abstentions(
+                grounder, sessions, me_name, persona, ds, len(train_facts), counter, cut
+            )
+            memory = grounder.summary(
+                True, len(grounder.memory.facts_at(None)), asdict(memory_settings)
+            )
+            index.close()
+        train_facts += [SampleFacts.of(s, -1, counter, limit) for s in extra]
+        problems = _problems(train_facts, valid_facts)
+        every = train_facts + valid_facts
+        train_tokens = sum(f.tokens for f in train_facts)
+        report = BuildReport(
+            name=name,
+            path=str(target),
+            created=datetime.now().isoformat(timespec="seconds"),
+            samples={"train": len(train_facts), "valid": len(valid_facts)},
+            sessions=read.count,
+            sessions_kept=kept,
+            turns=read.turns,
+            tokens=TokenTotals(
+                train=train_tokens,
+                valid=sum(f.tokens for f in valid_facts),
+                counter=counter.name,
+                exact=counter.exact,
+                note=getattr(counter, "note", ""),
+            ),
+            drops=drops.as_dict(),
+            pii=pii,
+            lengths={
+                "tokens": _histogram([f.tokens for f in every]),
+                "turns": _histogram([f.turns for f in every]),
+            },
+            validation={"openai": problems},
+            cost=_cost(ds, train_tokens, options.price_per_million, counter),
+            me=me_name,
+            # What a chat with the clone needs to rebuild the training system prompt exactly.
+            persona=persona,
+            sources=dict(read.sources.most_common()),
+            settings=ds,
+            memory=memory,
+        )
+        step("writing files")
+        write_split(tmp, spool, held_out, extra)
+        spool.close()
+        _write_formats(tmp, options.formats, report)
+        tmp.rename(target)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return report
+
+
+def _problems(train: list[SampleFacts], valid: list[SampleFacts]) -> list[str]:
+    """`formats.validate_openai`'s problems of both files, from the samples' own."""
+    problems = formats.labelled_problems(
+        [f"example {i}" for i in range(1, len(train) + 1)],
+        [f.problems for f in train],
+        formats.OPENAI_MIN_EXAMPLES,
+        50,
+    )
+    valid_problems = formats.labelled_problems(
+        [f"example {i}" for i in range(1, len(valid) + 1)], [f.problems for f in valid], 0, 50
+    )
+    return problems + [f"valid.jsonl: {p}" for p in valid_problems]
 
 
 def _grounder(
@@ -222,7 +263,7 @@ def _abstentions(
     me: str,
     persona: str,
     ds: DatasetSettings,
-    train: list[Sample],
+    trained: int,
     counter: tokens.TokenCounter,
     cut: str | None,
 ) -> list[Sample]:
@@ -246,7 +287,7 @@ def _abstentions(
     ]
     memory = MemoryBlock(grounder.memory, before=cut)
     builder = PromptBuilder(Identity(me, source, persona), memory)
-    wanted = max(round(ds.abstention_share * len(train)), MIN_ABSTENTIONS)
+    wanted = max(round(ds.abstention_share * trained), MIN_ABSTENTIONS)
     context = ChatContext(partner)
     return grounder.abstentions(builder, context, replies, wanted, counter.count, before=cut)
 
@@ -286,19 +327,6 @@ def _timestamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
-def _system_sizer(counter: tokens.TokenCounter) -> Callable[[str], int]:
-    """A system prompt's tokens, counted once per distinct text: every window's prompt is built
-    and measured on its own, and windows of one chat mostly share theirs."""
-    sizes: dict[str, int] = {}
-
-    def size(text: str) -> int:
-        if text not in sizes:
-            sizes[text] = counter.count([{"role": "system", "content": text}])
-        return sizes[text]
-
-    return size
-
-
 def _histogram(values: list[int], bins: int = 8) -> list[dict[str, int]]:
     """Equal-width bins over the values: [{"from", "to", "count"}…]."""
     if not values:
@@ -321,39 +349,17 @@ def _cost(
     return asdict(pricing.estimate_cost(train_tokens, ds.epochs, model, price, exact_tokens=exact))
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _write(
-    target: Path,
-    train: list[Sample],
-    valid: list[Sample],
-    wanted: tuple[str, ...],
-    report: BuildReport,
-) -> None:
-    """Write into a temporary folder beside the target, then rename: a dataset folder is either
-    complete or absent."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        splits = {"train": [s.messages for s in train], "valid": [s.messages for s in valid]}
-        for split, rows in splits.items():
-            formats.write_openai(tmp / f"{split}.jsonl", rows)
-            if "sharegpt" in wanted:
-                formats.write_sharegpt(tmp / f"{split}.sharegpt.json", rows)
-        # Where each held-out sample comes from, line by line: eval builds a memory block for
-        # it as of its conversation's start (the OpenAI files take no extra keys).
-        meta = [{"chat": s.chat, "session_start": s.session_start} for s in valid]
-        _write_jsonl(tmp / VALID_META_FILE, meta)
+def _write_formats(folder: Path, wanted: tuple[str, ...], report: BuildReport) -> None:
+    """Beside the OpenAI files: the other formats asked for, made from them, and the report."""
+    if "sharegpt" in wanted or "hf" in wanted:
+        splits = {split: read_split(folder / f"{split}.jsonl") for split in ("train", "valid")}
+        if "sharegpt" in wanted:
+            for split, rows in splits.items():
+                formats.write_sharegpt(folder / f"{split}.sharegpt.json", rows)
         if "hf" in wanted:
-            formats.write_hf(tmp / "hf", splits)
-        report.files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-        report.files.append(REPORT_FILE)
-        report.save(tmp)
-        tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            formats.write_hf(folder / "hf", splits)
+    report.files = sorted(
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+    )
+    report.files.append(REPORT_FILE)
+    report.save(folder)

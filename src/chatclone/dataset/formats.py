@@ -112,19 +112,37 @@ def _validate(
     limit: int,
     token_counts: Sequence[int] | None = None,
 ) -> list[str]:
-    problems = []
-    for i, (label, messages) in enumerate(labelled):
-        found = example_problems(messages)
-        if not found:
-            # Counts the caller already made (a build counts every sample) save a second pass.
-            n = token_counts[i] if token_counts else counter.count(cast(Messages, messages))
-            if n > max_tokens:
-                about = "" if counter.exact else "about "
-                found.append(f"{about}{n} tokens, over OpenAI's limit of {max_tokens} per example")
-        problems += [f"{label}: {p}" for p in found]
-    if len(labelled) < min_examples:
+    found = [
+        # Counts the caller already made (a build counts every sample) save a second pass.
+        sample_problems(messages, counter, max_tokens, token_counts[i] if token_counts else None)
+        for i, (_, messages) in enumerate(labelled)
+    ]
+    return labelled_problems([label for label, _ in labelled], found, min_examples, limit)
+
+
+def sample_problems(
+    messages: object, counter: TokenCounter, max_tokens: int, tokens: int | None = None
+) -> list[str]:
+    """One example's problems (`example_problems`, then its size, counted only when it is
+    otherwise valid unless `tokens` gives it)."""
+    found = example_problems(messages)
+    if not found:
+        n = tokens if tokens is not None else counter.count(cast(Messages, messages))
+        if n > max_tokens:
+            about = "" if counter.exact else "about "
+            found.append(f"{about}{n} tokens, over OpenAI's limit of {max_tokens} per example")
+    return found
+
+
+def labelled_problems(
+    labels: Sequence[str], found: Sequence[Sequence[str]], min_examples: int, limit: int
+) -> list[str]:
+    """A file's problems from its examples' (`sample_problems`, one list per example, labelled
+    in order), then the file's own (too few examples), at most `limit` listed."""
+    problems = [f"{label}: {p}" for label, ps in zip(labels, found, strict=True) for p in ps]
+    if len(labels) < min_examples:
         problems.append(
-            f"{len(labelled)} examples; OpenAI requires at least {min_examples} to fine-tune"
+            f"{len(labels)} examples; OpenAI requires at least {min_examples} to fine-tune"
         )
     return _capped(problems, limit)
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from chatclone.dataset.model import Drops, Sample, Session, Turn
 from chatclone.prompt import ASSISTANT, OPENER, USER, ChatContext, ChatMessage, PromptBuilder
@@ -113,39 +113,59 @@ def _windows(sizes: list[int], budget: int, drops: Drops) -> list[tuple[int, int
 
 def dedupe(samples: list[Sample], drops: Drops) -> list[Sample]:
     """Drop exact repeats, then near-repeats (same words once case, punctuation and spacing go)."""
-    exact: set[str] = set()
-    near: set[str] = set()
-    kept = []
-    for s in samples:
-        body = s.messages[1:]
-        key = _digest(json.dumps(body, sort_keys=True, ensure_ascii=False))
-        loose = _digest(" ".join(_loose(str(m["content"])) for m in body))
-        if key in exact:
-            drops.add("duplicate_sample")
-        elif loose in near:
-            drops.add("near_duplicate_sample")
-        else:
-            kept.append(s)
-        exact.add(key)
-        near.add(loose)
-    return kept
+    return Deduper(drops).keep(samples)
+
+
+class Deduper:
+    """`dedupe` over samples that arrive in batches: only two small digests per sample seen are
+    kept, so a build can stream its samples to disk."""
+
+    def __init__(self, drops: Drops) -> None:
+        self.drops = drops
+        self.exact: set[bytes] = set()
+        self.near: set[bytes] = set()
+
+    def keep(self, samples: list[Sample]) -> list[Sample]:
+        kept = []
+        for s in samples:
+            body = s.messages[1:]
+            key = _digest(json.dumps(body, sort_keys=True, ensure_ascii=False))
+            loose = _digest(" ".join(_loose(str(m["content"])) for m in body))
+            if key in self.exact:
+                self.drops.add("duplicate_sample")
+            elif loose in self.near:
+                self.drops.add("near_duplicate_sample")
+            else:
+                kept.append(s)
+            self.exact.add(key)
+            self.near.add(loose)
+        return kept
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _loose(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+    return " ".join(_WORD.findall(text.casefold()))
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def chronological_split(
     samples: list[Sample], fraction: float
 ) -> tuple[list[Sample], list[Sample]]:
     """The most recent sessions (by start time) are the validation set; never a random split."""
-    sessions = sorted({(s.session_start, s.chat) for s in samples})
-    n_valid = math.ceil(len(sessions) * fraction) if fraction > 0 and len(sessions) > 1 else 0
-    held_out = set(sessions[len(sessions) - n_valid :]) if n_valid else set()
+    held_out = held_out_sessions({(s.session_start, s.chat) for s in samples}, fraction)
     train = [s for s in samples if (s.session_start, s.chat) not in held_out]
     valid = [s for s in samples if (s.session_start, s.chat) in held_out]
     return train, valid
+
+
+def held_out_sessions(sessions: Iterable[tuple[str, str]], fraction: float) -> set[tuple[str, str]]:
+    """Which sessions, as (start, chat), `chronological_split` holds out: the latest
+    `fraction` of them (rounded up), none when there is only one."""
+    ordered = sorted(set(sessions))
+    n_valid = math.ceil(len(ordered) * fraction) if fraction > 0 and len(ordered) > 1 else 0
+    return set(ordered[len(ordered) - n_valid :]) if n_valid else set()

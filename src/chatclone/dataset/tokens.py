@@ -3,7 +3,9 @@
 `counter_for(model)` picks how a whole chat sample is counted, the way the model sees it:
 
 - "default" (the packaged SmolLM2), a Hugging Face id or a local path: that tokenizer, exactly,
-  through its chat template;
+  through its chat template; read straight from its saved files with `tokenizers` and jinja2
+  (`fast_tokens`, no transformers or torch import) when they are on disk, as the default model's
+  are once its first load has converted them into the cache;
 - an OpenAI model name: tiktoken with OpenAI's documented per-message overhead when its encoding
   is already on this machine, else a labelled approximation (`chatclone.openai.tokens`).
 
@@ -12,14 +14,13 @@ What OpenAI would charge for the tokens is `chatclone.openai.pricing`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from chatclone.models import DEFAULT_MODEL, load_tokenizer
+from chatclone.dataset.fast_tokens import Messages, counter_in, plain_messages
+from chatclone.models import DEFAULT_MODEL, DEFAULT_TOKENIZER_DIR, cache_dir, load_tokenizer
 from chatclone.openai.tokens import is_openai_model, openai_counter
-
-Messages = Sequence[Mapping[str, object]]
 
 BATCH = 1000  # messages per call to a fast tokenizer when counting many
 
@@ -44,6 +45,14 @@ def counter_for(model: str) -> TokenCounter:
     if is_openai_model(model):
         return openai_counter(model)
     label = "SmolLM2-135M-Instruct (default)" if model == DEFAULT_MODEL else model
+    # The tokenizer's own files, read without transformers, when they are on disk: the default
+    # model's once converted into the cache (the first load below does it), or a local folder.
+    saved = cache_dir() / "tokenizers" / DEFAULT_TOKENIZER_DIR if model == DEFAULT_MODEL else None
+    if saved is None and Path(model).expanduser().is_dir():
+        saved = Path(model).expanduser()
+    fast = counter_in(saved, label) if saved is not None else None
+    if fast is not None:
+        return fast
     return HFCounter(label, load_tokenizer(model))
 
 
@@ -128,9 +137,7 @@ def render_for_model(messages: Messages, model: str) -> str:
     return "\n\n".join(parts)
 
 
-def _plain(messages: Messages) -> list[dict[str, str]]:
-    """Only what a chat template reads: role and content (never the OpenAI-only weight)."""
-    return [{"role": _text(m.get("role")), "content": _text(m.get("content"))} for m in messages]
+_plain = plain_messages
 
 
 def _text(value: object) -> str:

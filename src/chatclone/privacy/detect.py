@@ -27,7 +27,11 @@ _DETECTORS: dict[str, Callable[[str], pp.Found]] = {
     "phone": pp.phones,
     "address": pp.addresses,
 }
-_NEEDS = {"email": "@", "url": "."}  # a cheap test before running the detector's regexes
+# Cheap tests before a detector's regexes run (most chat messages hold no personal data): the
+# character a match cannot do without, or the fewest digits a match holds (`\\d`, as the
+# detectors count them). `tests/test_privacy_fast.py` checks the results against running all.
+_NEEDS = {"email": "@", "url": "."}
+_MIN_DIGITS = {"card": 13, "iban": 2, "phone": pp.MIN_PHONE_DIGITS, "address": 1}
 
 _DIGIT = re.compile(r"\d")
 
@@ -50,19 +54,26 @@ def find_pii(text: str, names: Iterable[str] = ()) -> list[Span]:
     everyday words (`patterns.NAME_WORDS`), in lower and upper case too. Where findings
     overlap, the longest wins, then the most specific kind.
     """
+    pattern = _name_pattern(names if isinstance(names, tuple) else tuple(names))
     found: list[tuple[int, int, str]] = []
-    has_digit = _DIGIT.search(text) is not None  # most detectors need a digit; most texts have none
-    for kind, detect in _DETECTORS.items():
-        needs = _NEEDS.get(kind)
-        if (needs in text) if needs else has_digit:
-            found += [(s, e, kind) for s, e in detect(text)]
-    found += [(s, e, "name") for s, e in pp.names_in(text, _name_pattern(tuple(names)))]
-    found.sort(key=lambda f: (f[0] - f[1], _PRIORITY[f[2]], f[0]))
-    kept: list[tuple[int, int, str]] = []
-    for s, e, kind in found:
-        if all(e <= ks or s >= ke for ks, ke, _ in kept):
-            kept.append((s, e, kind))
-    return [Span(s, e, kind, text[s:e]) for s, e, kind in sorted(kept)]
+    digits = len(_DIGIT.findall(text)) if _DIGIT.search(text) else 0
+    if digits or "@" in text or "." in text:
+        for kind, detect in _DETECTORS.items():
+            needs = _NEEDS.get(kind)
+            if (needs in text) if needs else digits >= _MIN_DIGITS[kind]:
+                found += [(s, e, kind) for s, e in detect(text)]
+    if pattern is not None:
+        found += [(s, e, "name") for s, e in pp.names_in(text, pattern)]
+    if not found:
+        return []
+    if len(found) > 1:
+        found.sort(key=lambda f: (f[0] - f[1], _PRIORITY[f[2]], f[0]))
+        kept: list[tuple[int, int, str]] = []
+        for s, e, kind in found:
+            if all(e <= ks or s >= ke for ks, ke, _ in kept):
+                kept.append((s, e, kind))
+        found = sorted(kept)
+    return [Span(s, e, kind, text[s:e]) for s, e, kind in found]
 
 
 @lru_cache(maxsize=8)

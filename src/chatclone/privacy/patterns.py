@@ -40,14 +40,23 @@ def emails(text: str) -> Found:
         yield m.span()
 
 
+# What each URL pattern cannot match without, looked for first: these start with a literal, which
+# the regex engine scans for quickly (the patterns start with a look-behind, checked everywhere).
+_URL_HINT = re.compile(r"(?i:https?://|www\.)")
+_BARE_HINT = re.compile(r"\.(?:com|net|org|io|dev|app|info|eu|nl|pt|fr|uk|br)")
+
+
 def urls(text: str) -> Found:
-    for m in _URL.finditer(text):
-        yield m.start(), m.start() + len(_trim_url(m.group()))
-    for m in _BARE_WITH_PATH.finditer(text):
-        if m.group(1).lower() not in _FILE_EXTENSIONS:
+    if _URL_HINT.search(text):
+        for m in _URL.finditer(text):
             yield m.start(), m.start() + len(_trim_url(m.group()))
-    for m in _BARE.finditer(text):
-        yield m.span()
+    if "/" in text:
+        for m in _BARE_WITH_PATH.finditer(text):
+            if m.group(1).lower() not in _FILE_EXTENSIONS:
+                yield m.start(), m.start() + len(_trim_url(m.group()))
+    if _BARE_HINT.search(text):
+        for m in _BARE.finditer(text):
+            yield m.span()
 
 
 def _trim_url(url: str) -> str:
@@ -173,9 +182,19 @@ _DOT_SHAPES = {(2, 2, 2, 2, 2), (3, 3, 4), (1, 3, 3, 4), (3, 3, 2, 2)}
 _PLAIN_NATIONAL = re.compile(r"0\d{9,11}|[67]\d{8}|9\d{8}|3\d{9}")
 
 
+# The fewest digits a phone number has ("call me: 555-0142"; `_is_phone`): a run of numbers
+# with fewer holds none, and a text with fewer needs no look at all.
+MIN_PHONE_DIGITS = 7
+_DIGIT = re.compile(r"\d")
+
+
 def phones(text: str) -> Found:
-    blocks = number_blocks(text)
+    blocks: list[tuple[int, int]] | None = None  # found once a candidate is worth a look
     for m in _PHONE_CANDIDATE.finditer(text):
+        if len(_DIGIT.findall(m.group())) < MIN_PHONE_DIGITS:
+            continue
+        if blocks is None:
+            blocks = number_blocks(text)
         if any(s < m.end() and m.start() < e for s, e in blocks):
             continue
         # A run of numbers can hold a phone number after unrelated ones ("at 12 0612345678") or
@@ -390,8 +409,32 @@ _TAIL = re.compile(
 )
 
 
+# Words without which two of the address patterns cannot match, looked for with `in` before the
+# pattern runs: the Germanic street types as written (that pattern is case-sensitive), and the
+# Romance ones in lower case, for ASCII texts only (where `str.lower` and the regex's
+# case-insensitive match agree).
+_GERMANIC_WORDS = (
+    *_STREET_GLUED.strip("(?:)").replace("\\.", ".").split("|"),
+    *["Straße", "Strasse", "Str.", "Weg", "Allee", "Platz", "Gasse", "Ring", "Damm"],
+)
+_ROMANCE_WORDS = tuple(
+    {w.replace("\\.?", "").replace("\\.", ".").lower() for w in _STREET_ROMANCE.split("|")}
+)
+
+
+def _may_hold(pattern: re.Pattern[str], text: str) -> bool:
+    if pattern is _GERMANIC:
+        return any(w in text for w in _GERMANIC_WORDS)
+    if pattern is _NUMBER_AFTER and text.isascii():
+        low = text.lower()
+        return any(w in low for w in _ROMANCE_WORDS)
+    return True
+
+
 def addresses(text: str) -> Found:
     for pattern in (_NUMBER_FIRST, _NUMBER_AFTER, _GERMANIC, _LOWER_CASE):
+        if not _may_hold(pattern, text):
+            continue
         for m in pattern.finditer(text):
             street = m.group().split()[0].lower()
             if pattern is _GERMANIC and street in _NOT_STREETS:

@@ -42,6 +42,9 @@ SURNAMES = tuple(
 )
 
 
+CLEAN_CACHE = 100_000  # texts remembered as holding no personal data (then forgotten, all at once)
+
+
 class Pseudonymizer:
     """Replaces personal data in texts, the same value by the same replacement every time.
 
@@ -61,10 +64,22 @@ class Pseudonymizer:
         self.counts: Counter[str] = Counter()
         # Never hand out a real name as a pseudonym, least of all the cloned person's (`reserved`).
         self._real_words = {w.casefold() for n in (*self.names, *reserved) for w in n.split()}
+        # Texts found to hold nothing, for `names` as they were then: chats repeat themselves
+        # ("ok", "haha", a sender's name on every turn), and such a text needs no second look.
+        self._nothing: set[str] = set()
+        self._nothing_for = self.names
 
     def clean(self, text: str) -> str:
+        if text in self._nothing and self._nothing_for is self.names:
+            return text
+        spans = find_pii(text, self.names)
+        if not spans:
+            if self._nothing_for is not self.names or len(self._nothing) >= CLEAN_CACHE:
+                self._nothing, self._nothing_for = set(), self.names
+            self._nothing.add(text)
+            return text
         out, pos = [], 0
-        for span in find_pii(text, self.names):  # in reading order, so <phone 1> comes first
+        for span in spans:  # in reading order, so <phone 1> comes first
             out += [text[pos : span.start], self.replacement(span.type, span.value)]
             self.counts[span.type] += 1
             pos = span.end
