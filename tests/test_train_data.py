@@ -142,3 +142,40 @@ def test_learning_rate_warms_up_then_decays_to_zero() -> None:
     assert factors[10:] == sorted(factors[10:], reverse=True)
     assert _lr_factor(100, 10, 100) == pytest.approx(0.0, abs=1e-9)
     assert _lr_factor(55, 10, 100) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_gradient_checkpointing_works_on_the_cpu_with_the_same_gradients() -> None:
+    """Recomputing activations saves memory without changing what is learned; QLoRA alone stays
+    CUDA-only."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from chatclone.config import TrainSettings
+    from chatclone.errors import ChatcloneError
+    from chatclone.train import hardware
+
+    cpu = hardware.Hardware("cpu", "float32")
+    with pytest.raises(ChatcloneError, match="qlora needs a CUDA GPU"):
+        hardware.check_settings(cpu, TrainSettings(qlora=True))
+    batch = collate([Encoded([5, 6, 7, 8, 9, 10], [-100, -100, -100, 8, 9, 10])], 0)
+    grads = []
+    for checkpointing in (False, True):
+        settings = TrainSettings(gradient_checkpointing=checkpointing, lora_dropout=0.0)
+        hardware.check_settings(cpu, settings)
+        torch.manual_seed(0)
+        config = LlamaConfig(
+            vocab_size=32,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+        model = hardware.prepare_model(LlamaForCausalLM(config), cpu, settings)
+        assert model.is_gradient_checkpointing == checkpointing
+        lora = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+        model = get_peft_model(model, lora)
+        model.train()
+        assistant_loss_sum(model, batch, "cpu", selective=True).backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.requires_grad])
+    assert grads[0] and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads, strict=True))

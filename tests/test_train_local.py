@@ -198,7 +198,7 @@ def test_clear_errors(built: Path, tmp_path: Path) -> None:
         shutil.copytree(built, ws, ignore=shutil.ignore_patterns("runs"))
         configure(ws, qlora=True)
         cuda = cli("train", "-w", ws, "--max-steps", "1")
-        assert cuda.code != 0 and "need a CUDA GPU" in cuda.err
+        assert cuda.code != 0 and "qlora needs a CUDA GPU" in cuda.err
 
 
 def test_a_dataset_sized_for_another_model_is_measured_again(built: Path, tmp_path: Path) -> None:

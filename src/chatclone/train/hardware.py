@@ -1,5 +1,5 @@
-"""Where and how the local backend computes: CPU in float32, or CUDA with bf16, optional 4-bit QLoRA,
-gradient checkpointing and several GPUs.
+"""Where and how the local backend computes: CPU in float32, or CUDA with bf16, optional 4-bit QLoRA
+and several GPUs; gradient checkpointing on either.
 
 Everything CUDA-specific is behind `Hardware.cuda`: a CPU run never imports bitsandbytes or
 accelerate's distributed machinery and never calls a CUDA API beyond `torch.cuda.is_available()`.
@@ -79,11 +79,9 @@ def detect(settings: TrainSettings) -> Hardware:
 
 def check_settings(hardware: Hardware, settings: TrainSettings) -> None:
     """CUDA-only settings on a CPU are an error, not silently ignored."""
-    wanted = [n for n in ("qlora", "gradient_checkpointing") if getattr(settings, n)]
-    if wanted and not hardware.cuda:
+    if settings.qlora and not hardware.cuda:
         raise ChatcloneError(
-            f"{' and '.join(wanted)} need a CUDA GPU and none is available; turn them off in "
-            "chatclone.toml [train]"
+            "qlora needs a CUDA GPU and none is available; turn it off in chatclone.toml [train]"
         )
 
 
@@ -128,7 +126,7 @@ def model_kwargs(hardware: Hardware, settings: TrainSettings) -> dict[str, Any]:
 
 
 def prepare_model(model: Any, hardware: Hardware, settings: TrainSettings) -> Any:
-    """QLoRA's preparation and gradient checkpointing (CUDA only), then onto the device."""
+    """QLoRA's preparation (CUDA only) and gradient checkpointing, then onto the device."""
     if hardware.cuda and settings.qlora:
         from peft import prepare_model_for_kbit_training
 
@@ -138,7 +136,7 @@ def prepare_model(model: Any, hardware: Hardware, settings: TrainSettings) -> An
             # Reentrant checkpointing breaks with LoRA under DistributedDataParallel.
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
-    elif hardware.cuda and settings.gradient_checkpointing:
+    elif settings.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     if not settings.qlora and hardware.world_size == 1:
