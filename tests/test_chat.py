@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chatclone import models
-from chatclone.chat import openai_chat, register_generator
+from chatclone.chat import merged, openai_chat, register_generator
 from chatclone.chat.engine import (
     BubbleStream,
     Conversation,
@@ -65,6 +65,15 @@ def record(
         status="finished",
         model=model,
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def merged_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Merged tiny models go to a temporary cache, not the user's (`chat/merged.py`)."""
+    root = tmp_path_factory.mktemp("merged-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(merged, "cache_root", lambda: root)
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
+from chatclone.chat import merged
 from chatclone.chat.engine import Engine, Target
 from chatclone.chat.generation import GenerationSettings
 from chatclone.chat.server.app import ServeConfig, SiteCheck, create_app
@@ -524,11 +525,14 @@ def test_listening_beyond_this_machine_needs_a_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     tiny = str(tiny_model_dir(tmp_path_factory.mktemp("tiny")))
     root = tmp_path_factory.mktemp("serve") / "ws"
     make_run(root, RUN, tiny)
-    return root
+    cache = tmp_path_factory.mktemp("merged-cache")  # merged tiny models: not the user's cache
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(merged, "cache_root", lambda: cache)
+        yield root
 
 
 def test_a_local_run_served_streams_what_it_answers_whole(workspace: Path) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatclone.chat import generator_for
+from chatclone.chat import generator_for, timings
 from chatclone.chat.generation import (
     DEFAULT_CONTEXT_TOKENS,
     GenerationSettings,
@@ -197,6 +197,7 @@ def open_engine(
     as the run's training prompts were; the index is brought in step with the store first."""
     target = resolve_target(ws, run, model)
     source = _open_memory(ws, target, notify, progress) if memory else None
+    timings.mark("memory")
     if notify is not None:
         notify(f"Loading {target.describe()}…")
     return Engine(target, generator_for(target.backend, target.spec()), source)
@@ -247,6 +248,7 @@ class Conversation:
         (the dataset's OPENER marker). The exchange joins the history once the reply is complete,
         so an interrupted reply leaves no trace."""
         prompt = self.prompt_for(text)
+        timings.mark("prompt")
         pieces: list[str] = []
         for piece in self.engine.generator.stream(prompt, settings):
             pieces.append(piece)

@@ -1,5 +1,6 @@
-"""A local run in a chat: its LoRA adapter on its base model (transformers + peft), generating in a
-thread and streaming decoded text; CUDA when there is a GPU.
+"""A local run in a chat: its LoRA adapter merged into its base model (once, then cached:
+`merged.py`), generating with transformers in a thread and streaming decoded text; CUDA when
+there is a GPU.
 
 One model serves one reply at a time: a lock queues concurrent callers (the HTTP server), and a
 seed applies to that reply only (the global random state is saved and restored around it).
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone import models
+from chatclone.chat import timings
 from chatclone.chat.generation import (
     DEFAULT_CONTEXT_TOKENS,
     GenerationSettings,
@@ -20,6 +22,8 @@ from chatclone.chat.generation import (
     ReplyCounts,
     fit_messages,
 )
+from chatclone.chat.merged import load_merged
+from chatclone.chat.prefix import PREFIX_FILE, load_prefix, save_prefix
 from chatclone.errors import ChatcloneError
 from chatclone.models import context_length
 from chatclone.prompt import ChatMessage
@@ -34,7 +38,11 @@ class LocalGenerator:
     """A run's adapter on its base model, generating in a thread and streaming decoded text."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+        self,
+        model: Any,
+        tokenizer: Any,
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        prefix_path: Path | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -42,6 +50,12 @@ class LocalGenerator:
         self.device = next(model.parameters()).device
         self.stop_ids = _stop_ids(tokenizer)
         self._busy = threading.Lock()
+        # The last prompt and its key/value cache (see `_reused_cache`), and where the first
+        # reply's is kept for the next process (`prefix.py`; None: nowhere).
+        self._kept: tuple[list[int], Any] | None = None
+        self.prefix_path = prefix_path
+        self._from_disk: list[int] | None = None  # the prompt read from prefix_path
+        self._saved: threading.Thread | None = None
         self._counts = threading.local()  # this thread's last reply's ReplyCounts
 
     @classmethod
@@ -56,12 +70,18 @@ class LocalGenerator:
     ) -> LocalGenerator:
         import torch
 
-        # float32: transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU.
-        model = runs.load_adapter_model(run_dir, base, torch.float32)
+        timings.mark("torch")
+
+        # float32 (transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU), the
+        # adapter merged into the weights once and cached: no peft import, no per-token LoRA work.
+        model, entry = load_merged(run_dir / runs.ADAPTER_DIR, base)
         if torch.cuda.is_available():
             model = model.to("cuda")
         model.eval()
-        return cls(model, runs.load_run_tokenizer(run_dir, base), context_tokens)
+        timings.mark("model")
+        tokenizer = runs.load_run_tokenizer(run_dir, base)
+        prefix = entry / PREFIX_FILE if entry is not None else None
+        return cls(model, tokenizer, context_tokens, prefix)
 
     @classmethod
     def load_base(cls, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS) -> LocalGenerator:
@@ -142,10 +162,11 @@ class LocalGenerator:
         stop = threading.Event()
         kwargs = self._generate_kwargs(ids, settings, counted, stop)
         failure: list[BaseException] = []
-        thread = threading.Thread(
-            target=self._generate, args=(kwargs, settings.seed, counted, failure)
-        )
         with self._busy:  # one reply at a time; the next caller waits here
+            kwargs[_cache_argument(self.model)] = self._reused_cache(ids[0].tolist())
+            thread = threading.Thread(
+                target=self._generate, args=(kwargs, settings.seed, counted, failure)
+            )
             thread.start()
             try:
                 for text in streamer:
@@ -160,8 +181,46 @@ class LocalGenerator:
                     counted.generated,
                     cut and counted.last_id not in self.stop_ids,
                 )
+                if failure:  # the cache may hold half a prefill
+                    self._kept = None
+                else:
+                    self._save_for_next_process()
         if failure:
             raise ChatcloneError(f"generation failed: {failure[0]}") from failure[0]
+
+    def _reused_cache(self, ids: list[int]) -> Any:
+        """The key/value cache generation starts from: the last reply's, cut to the beginning its
+        prompt shares with this one (the system prompt up to the memory block: a warm turn
+        skips its prefill), else an empty one. It is kept for the next reply."""
+        from transformers import DynamicCache
+
+        if self._kept is None and self.prefix_path is not None and self._saved is None:
+            self._kept = load_prefix(self.prefix_path, self.model.config)
+            self._from_disk = self._kept[0] if self._kept is not None else None
+        shared = 0
+        if self._kept is not None:
+            last, cache = self._kept
+            shared = _shared_prefix([last, ids])
+        if shared < MIN_SHARED_TOKENS:
+            cache, shared = DynamicCache(config=self.model.config), 0
+        else:
+            # A negative count removes that many tokens, in transformers 4 and 5 alike.
+            extra = cache.get_seq_length() - shared
+            if extra:
+                cache.crop(-extra)
+        self._kept = (ids, cache)
+        return cache
+
+    def _save_for_next_process(self) -> None:
+        """The first reply's prompt cache, for the next process to start from (once a process:
+        the head it shares with later prompts is the same)."""
+        if self.prefix_path is None or self._saved is not None or self._kept is None:
+            return
+        ids, cache = self._kept
+        if ids != self._from_disk:
+            self._saved = save_prefix(self.prefix_path, ids, cache)
+        if self._saved is None:  # nothing to write: do not try again
+            self._saved = threading.Thread()
 
     def _generate(
         self, kwargs: dict[str, Any], seed: int | None, streamer: Any, failure: list[BaseException]
@@ -174,7 +233,7 @@ class LocalGenerator:
             with torch.random.fork_rng(devices=devices), torch.inference_mode():
                 if seed is not None:
                     torch.manual_seed(seed)
-                self.model.generate(**kwargs)
+                _causal(self.model).generate(**kwargs)
         except Exception as e:  # reported by stream(); the streamer must end or its reader hangs
             failure.append(e)
             streamer.end()

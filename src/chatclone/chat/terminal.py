@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 
 from chatclone import render
+from chatclone.chat import timings
 from chatclone.chat.engine import DEFAULT_PARTNER, BubbleStream, Conversation, Engine, open_engine
 from chatclone.chat.generation import GenerationSettings
 from chatclone.errors import ChatcloneError
@@ -53,6 +54,7 @@ def run_chat(
 ) -> None:
     """The `chat` command. `read` (a prompt → a line, EOFError at the end) and `engine` are for
     tests; by default lines come from the terminal and the engine from the workspace."""
+    timings.mark("chat")
     settings = options.settings()
     settings.check()
     if options.as_json and options.once is None:
@@ -62,6 +64,7 @@ def run_chat(
             engine = open_engine(
                 ws, options.run, options.model, _loading, options.memory, bars.start
             )
+        timings.mark("engine")
     conversation = Conversation(engine, options.partner)
     if options.once is not None:
         reply_once(conversation, options.once, settings, options.as_json)
@@ -78,6 +81,9 @@ def reply_once(
 ) -> None:
     bubbles = BubbleStream()
     for piece in conversation.reply(text, settings):
+        if timings.enabled():
+            timings.mark("first_token")
+            timings.report()
         bubbles.feed(piece)
     result = bubbles.result()
     if as_json:
