@@ -22,3 +22,17 @@ def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], No
     yield set_zone
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def merged_models_in_a_temporary_cache(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[None]:
+    """`chat` merges a run's adapter into its base once and caches the result (hundreds of MB for
+    the default model): tests keep those in a folder of their own, never in the user's cache."""
+    from chatclone.chat import merged
+
+    folder = tmp_path_factory.mktemp("merged-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(merged, "cache_root", lambda: folder)
+        yield

@@ -15,6 +15,9 @@ REGISTRY_HOOK = "_load_builtins"
 # Modules whose top-level imports need an optional extra (the serve extra's Starlette): loaded
 # when their command runs, so that `chatclone` works without the extra installed.
 EXTRA_MODULES = {"chatclone.chat.server.app"}
+# The CLI's commands import their own stage: nothing imports the CLI, so this dodges no cycle,
+# and `chatclone ingest` or `chat --once` pay only for what they use (issue 14).
+LAZY_STAGES = {"chatclone.cli"}
 
 
 def module_name(path: Path) -> str:
@@ -107,7 +110,7 @@ def test_in_function_imports_of_the_package_only_in_registries() -> None:
         for func in ast.walk(tree):
             if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
-            if func.name == REGISTRY_HOOK:
+            if func.name == REGISTRY_HOOK or module in LAZY_STAGES:
                 continue
             for node in ast.walk(func):
                 if not isinstance(node, ast.Import | ast.ImportFrom):

@@ -12,26 +12,15 @@ from typing import Annotated, Any
 import typer
 
 from chatclone import __version__, render
-from chatclone.chat.server.command import ServeOptions, run_serve
-from chatclone.chat.terminal import ChatOptions, run_chat
 from chatclone.cli_common import JsonOpt, WorkspaceOpt, emit_json
 from chatclone.config import DatasetSettings, EvalSettings, TrainSettings, help_for
-from chatclone.dataset.build import BuildOptions, build_dataset
-from chatclone.demo import run_demo
 from chatclone.errors import ChatcloneError
-from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
-from chatclone.export.options import ExportOptions
-from chatclone.export.registry import FORMATS, run_export
-from chatclone.ingest import ChatChoice, parse_options
-from chatclone.ingest import ingest as run_ingest
 from chatclone.me import set_me, show_me
 from chatclone.memory.facts_cli import facts_app
-from chatclone.memory.index import MemoryIndex, index_path
-from chatclone.memory.recall import recall as run_recall
-from chatclone.stats import collect_stats
-from chatclone.train import backend_for
-from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
 from chatclone.workspace import Workspace
+
+# Each command imports its own stage inside its body: `chatclone --help` and `chat --once` (whose
+# time to first word counts) pay only for what they use (benchmarks/first_word.py).
 
 app = typer.Typer(
     name="chatclone",
@@ -118,6 +107,9 @@ def ingest(
 ) -> None:
     """Read chat exports into the workspace's store. Ingesting the same export twice adds nothing;
     overlapping exports of one chat merge. Any unreadable file stores nothing at all."""
+    from chatclone.ingest import ChatChoice, parse_options
+    from chatclone.ingest import ingest as run_ingest
+    from chatclone.memory.index import MemoryIndex, index_path
 
     if chat is not None and as_new_chat:
         raise ChatcloneError("--chat NAME and --as-new-chat ask for different things; pick one")
@@ -138,6 +130,7 @@ def ingest(
 @app.command()
 def stats(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
     """What the store holds: messages, chats, senders, and who "me" is and how that was decided."""
+    from chatclone.stats import collect_stats
 
     ws = Workspace.resolve(workspace)
     with ws.open_store() as store:
@@ -259,6 +252,7 @@ def build(
 ) -> None:
     """Build a fine-tuning dataset from the stored chats into datasets/NAME/: conversations split at
     long silences, you as the assistant, private data pseudonymised, every drop counted by reason."""
+    from chatclone.dataset.build import BuildOptions, build_dataset
 
     overrides = {k: v for k, v in (("session_gap", session_gap), ("pseudonymize_names", pseudonymize_names),
                                    ("low_info_filter", low_info_filter), ("memory", memory))
@@ -362,6 +356,8 @@ def train(
 ) -> None:
     """Fine-tune a model on a dataset into runs/NAME/: locally with LoRA (CPU or GPU), or through
     OpenAI's fine-tuning API (cost estimated and confirmed first)."""
+    from chatclone.train import backend_for
+    from chatclone.train.base import QuietDisplay, TrainFlags, TrainRequest, resolve_request
 
     ws = Workspace.resolve(workspace)
     flags = TrainFlags(backend, base, epochs, max_steps, learning_rate, suffix)
@@ -433,6 +429,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a local run's clone for Ollama, llama.cpp (GGUF), vLLM, or as a merged model."""
+    from chatclone.export.options import ExportOptions
+    from chatclone.export.registry import FORMATS, run_export
 
     if merged and format_ not in (None, "merged"):
         raise ChatcloneError(f"--merged and --format {format_} ask for different things; pick one")
@@ -505,6 +503,7 @@ def chat(
     as_json: JsonOpt = False,
 ) -> None:
     """Chat with your clone in the terminal (streamed; /reset starts over, /exit quits)."""
+    from chatclone.chat.terminal import ChatOptions, run_chat
 
     options = ChatOptions(
         run, model, once, partner, max_new_tokens, temperature, seed, as_json, memory
@@ -582,6 +581,7 @@ def serve(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Serve your clone on this machine: an OpenAI-compatible API at /v1 and a chat page at /."""
+    from chatclone.chat.server.command import ServeOptions, run_serve
 
     options = ServeOptions(
         run,
@@ -673,6 +673,7 @@ def eval_(
     """Measure how much a clone texts like the person (style on held-out replies, authorship,
     held-out loss) and how often it invents facts (fact probes); writes evals/NAME/report.json
     and report.html and prints the systems side by side."""
+    from chatclone.evaluate.run import EvalOptions, run_eval, score_replies
 
     if replies is not None:
         if probes is None:
@@ -718,6 +719,8 @@ def recall(
 ) -> None:
     """Show what the clone would be reminded of: your own messages that best match QUERY (full
     text and meaning), with chat, time and what they answered. Indexes new messages first."""
+    from chatclone.memory.index import MemoryIndex
+    from chatclone.memory.recall import recall as run_recall
 
     ws = Workspace.resolve(workspace)
     with MemoryIndex(ws) as index, render.CountBars(enabled=not as_json) as bars:
@@ -742,6 +745,7 @@ def demo(
     """Run the whole path on the bundled sample (three synthetic chats of "Sam Rivera") with the
     default model on this machine: ingest, stats, build a dataset, a few minutes of LoRA training
     on CPU, a short scripted chat with the clone and an eval of it against the base model."""
+    from chatclone.demo import run_demo
 
     run_demo(Workspace.resolve(workspace), train_steps)
 
