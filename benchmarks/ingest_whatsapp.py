@@ -54,7 +54,7 @@ print(len(df))
 WHATSTK_AUTO_SNIPPET = """
 import sys
 from whatstk import WhatsAppChat
-print(len(WhatsAppChat.from_source(filepath=sys.argv[1]).df))
+print(len(WhatsAppChat.from_source(filepath=sys.argv[1], max_size=None).df))
 """
 CHATMINER_SNIPPET = """
 import sys

@@ -108,23 +108,42 @@ def test_errors_in_the_child_arrive_whole(
     failure: str, error: type[Exception], text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(reading, "FORK_BYTES", 0)
+    children = forks(monkeypatch)
     with pytest.raises(error) as raised:
         list(reading.file_rows(failing(failure), ParseReport(), {}, 1))
     assert str(raised.value) == text
     if isinstance(raised.value, InputError) and failure == "input":
         assert raised.value.line == 12
+    assert len(children) == 1
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child left to reap: every one was waited for
+        os.waitpid(children[0], os.WNOHANG)  # nothing left to reap: the child was waited for
 
 
 def test_stopping_early_ends_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reading, "FORK_BYTES", 0)
+    children = forks(monkeypatch)
     (found,) = discover(FIXTURES / "whatsapp" / "WhatsApp Chat with Ana.txt")
     rows = reading.file_rows(found, ParseReport(), {}, 1)
     next(rows)
     rows.close()  # the caller failed: the child is killed and reaped
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+        os.waitpid(children[0], os.WNOHANG)
+
+
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children `reading` forks from now on (other tests' processes, such as a
+    browser, may be this process's children too)."""
+    children: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return children
 
 
 def test_ingest_with_a_child_stores_the_same(

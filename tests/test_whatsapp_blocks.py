@@ -71,32 +71,32 @@ def assert_same_survey(got: Survey, want: Survey) -> None:
     assert got.layout == want.layout
 
 
-def reference_read(source: Source, survey: Survey) -> tuple[list[Message], ParseReport]:
-    """The reader as it was: every line through the per-line rules (`_Reader._lines`)."""
+def reader_for(source: Source, survey: Survey) -> _Reader:
+    """A reader set up from `survey` as `WhatsAppParser.parse` sets it up."""
     layout = survey.layout
     fmt = survey.formats[layout.name]
     fmt.decide()
-    report = ParseReport()
-    reader = _Reader(source, report, layout, Converter(fmt.order), "Zed")
+    reader = _Reader(source, ParseReport(), layout, Converter(fmt.order), "Zed")
     reader.system_senders = survey.system_senders() | {"Zed"}
+    if layout is ANDROID and survey.unplain_android == 0:
+        reader.headers = PLAIN_ANDROID
+    return reader
+
+
+def reference_read(source: Source, survey: Survey) -> tuple[list[Message], ParseReport]:
+    """The reader as it was: every line through the per-line rules (`_Reader._lines`)."""
+    reader = reader_for(source, survey)
     text = "".join(line + "\n" for line in iter_text_lines(source, "utf-8"))
     messages = list(reader._lines(text))
-    report.lines += reader.lineno
+    reader.report.lines += reader.lineno
     if reader.current is not None:
         messages.append(reader._message(*reader.current))
-    return messages, report
+    return messages, reader.report
 
 
 def block_read(source: Source, survey: Survey) -> tuple[list[Message], ParseReport]:
-    layout = survey.layout
-    fmt = survey.formats[layout.name]
-    fmt.decide()
-    report = ParseReport()
-    reader = _Reader(source, report, layout, Converter(fmt.order), "Zed")
-    reader.system_senders = survey.system_senders() | {"Zed"}
-    if layout is ANDROID and survey.unplain_android == 0:  # as `WhatsAppParser.parse` does
-        reader.headers = PLAIN_ANDROID
-    return list(reader.read(iter_text_blocks(source, "utf-8"))), report
+    reader = reader_for(source, survey)
+    return list(reader.read(iter_text_blocks(source, "utf-8"))), reader.report
 
 
 def source_of(text: str) -> Source:
