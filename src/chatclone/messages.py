@@ -56,10 +56,15 @@ class Message:
         The attachment name is left out on purpose: an export "with media" and one "without media"
         of the same chat describe the same messages.
         """
-        # `Kind` is a str: joining it gives its value. One encode and one hash call: this runs
-        # for every message ingested.
-        data = "\x1f".join((self.chat_id, self.ts, self.sender or "\x00", self.kind, self.text))
-        return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        return content_digest(self.chat_id, self.ts, self.sender, self.kind, self.text)
+
+
+def content_digest(chat_id: str, ts: str, sender: str | None, kind: str, text: str) -> bytes:
+    """`Message.content_hash` of a message given by its fields (the store keys rows with it)."""
+    # `Kind` is a str: joining it gives its value. One encode and one hash call: this runs for
+    # every message ingested.
+    data = "\x1f".join((chat_id, ts, sender or "\x00", kind, text))
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 @dataclass(slots=True, frozen=True)

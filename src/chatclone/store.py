@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.errors import WorkspaceError
-from chatclone.messages import Kind, Message
+from chatclone.messages import Kind, Message, content_digest
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -280,24 +280,13 @@ class Store:
             "INSERT INTO chats (id, name, source) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (to_id, to_name, source),
         )
-        occurrences: dict[bytes, int] = {}
-        moved = []
-        for row in self.db.execute(
-            "SELECT ts, sender, kind, text, edited, reply_to, source_id, attachment, origin_line, "
-            "import_id, sender_id FROM messages WHERE chat_id = ? ORDER BY id",
-            (from_id,),
-        ):
-            ts, sender, kind, text, edited, reply_to, source_id, attachment, line, import_id = row[
-                :10
-            ]
-            as_read = Message(
-                chat=to_name, chat_id=to_id, source=source, ts=ts, sender=sender, kind=Kind(kind),
-                text=text, source_id=source_id,
-            )  # fmt: skip
-            moved.append((
-                _key(as_read, occurrences), to_id, ts, sender, kind, text, edited, reply_to,
-                source_id, attachment, line, import_id, row[10],
-            ))  # fmt: skip
+        # Read back as `RowBatch` rows of the target chat, then keyed as if read into it.
+        rows = self.db.execute(
+            "SELECT ?, ts, sender, kind, text, edited, reply_to, source_id, attachment, "
+            "origin_line, import_id, sender_id FROM messages WHERE chat_id = ? ORDER BY id",
+            (to_id, from_id),
+        ).fetchall()
+        moved = list(keyed(rows, {}))
         self.db.execute("DELETE FROM messages WHERE chat_id = ?", (from_id,))
         self.db.execute("DELETE FROM chats WHERE id = ?", (from_id,))
         added = self.db.executemany(_INSERT, moved).rowcount if moved else 0
@@ -434,10 +423,9 @@ class Store:
 
 
 # A batch of a file's rows: the chats first seen in it (id, name, messenger) and the messages as
-# `_ROW` tuples, not yet keyed.
+# rows not yet keyed: (chat_id, ts, sender, kind, text, edited, reply_to, source_id, attachment,
+# origin_line, import_id, sender_id), the order of `_INSERT` after the key.
 RowBatch = tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]
-# chat_id, ts, sender, kind, text, edited, reply_to, source_id, attachment, origin_line,
-# import_id, sender_id: the order of `_INSERT` after the key.
 
 
 def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBatch]:
@@ -462,26 +450,28 @@ def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBat
 
 
 def keyed(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> Iterator[tuple[Any, ...]]:
-    """Each row with its key in front: exactly `_key` of the row's message (`occurrences` counts
-    identical messages across the whole file)."""
-    blake2b = hashlib.blake2b
+    """Each `RowBatch` row with its key in front: exactly `_key` of the row's message (`occurrences`
+    counts identical messages across the whole file)."""
     for row in rows:
-        chat_id, source_id = row[0], row[7]
-        if source_id is not None:
-            key = blake2b(f"{chat_id}#{source_id}".encode(), digest_size=16).digest()
-        else:
-            data = "\x1f".join((chat_id, row[1], row[2] or "\x00", row[3], row[4]))
-            h = blake2b(data.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            n = occurrences.get(h, 0)
-            occurrences[h] = n + 1
-            key = h + n.to_bytes(4, "big")
-        yield (key, *row)
+        yield (_row_key(row[0], row[1], row[2], row[3], row[4], row[7], occurrences), *row)
 
 
 def _key(m: Message, occurrences: dict[bytes, int]) -> bytes:
-    if m.source_id is not None:
-        return hashlib.blake2b(f"{m.chat_id}#{m.source_id}".encode(), digest_size=16).digest()
-    h = m.content_hash()
+    return _row_key(m.chat_id, m.ts, m.sender, m.kind, m.text, m.source_id, occurrences)
+
+
+def _row_key(
+    chat_id: str,
+    ts: str,
+    sender: str | None,
+    kind: str,
+    text: str,
+    source_id: str | None,
+    occurrences: dict[bytes, int],
+) -> bytes:
+    if source_id is not None:
+        return hashlib.blake2b(f"{chat_id}#{source_id}".encode(), digest_size=16).digest()
+    h = content_digest(chat_id, ts, sender, kind, text)
     n = occurrences.get(h, 0)
     occurrences[h] = n + 1
     return h + n.to_bytes(4, "big")
