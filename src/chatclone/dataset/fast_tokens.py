@@ -52,8 +52,30 @@ def counter_in(folder: Path, name: str) -> FastCounter | None:
     return FastCounter(name, tokenizer, render)
 
 
+class TemplateCount:
+    """The one rule both counters (`FastCounter`, `tokens.HFCounter`) count a templated chat by:
+    some templates (SmolLM2's) add a default system prompt to a chat without one, so messages
+    counted alone are measured as they appear after a system message instead."""
+
+    _head: int | None  # the empty system message's tokens, measured once
+
+    def _ids(self, plain: list[dict[str, str]]) -> int:
+        raise NotImplementedError
+
+    def _templated(self, plain: list[dict[str, str]]) -> int:
+        if plain[0]["role"] == "system":
+            return self._ids(plain)
+        head = [{"role": "system", "content": ""}]
+        try:
+            if self._head is None:
+                self._head = self._ids(head)
+            return self._ids(head + plain) - self._head
+        except Exception:  # a template that refuses a system message
+            return self._ids(plain)
+
+
 @dataclass
-class FastCounter:
+class FastCounter(TemplateCount):
     """`tokens.HFCounter`'s counts (the same rules, message for message) from `tokenizers` and a
     jinja2 rendering of the chat template; without a template, the contents' tokens plus a small
     per-message overhead."""
@@ -73,17 +95,7 @@ class FastCounter:
             return 0
         if self.render is None:
             return sum(self._length(m["content"]) for m in plain) + self.per_message * len(plain)
-        if plain[0]["role"] == "system":
-            return self._ids(plain)
-        # As HFCounter: measured as the messages appear after a system message, so a template
-        # that adds a default system prompt to a chat without one is not charged for it.
-        head = [{"role": "system", "content": ""}]
-        try:
-            if self._head is None:
-                self._head = self._ids(head)
-            return self._ids(head + plain) - self._head
-        except Exception:  # a template that refuses a system message
-            return self._ids(plain)
+        return self._templated(plain)
 
     def count_each(self, messages: Messages) -> list[int]:
         """Each message's share of a sample's count: its content's tokens plus its role's template

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chatclone.dataset.fast_tokens import Messages, counter_in, plain_messages
+from chatclone.dataset.fast_tokens import Messages, TemplateCount, counter_in, plain_messages
 from chatclone.models import DEFAULT_MODEL, DEFAULT_TOKENIZER_DIR, cache_dir, load_tokenizer
 from chatclone.openai.tokens import is_openai_model, openai_counter
 
@@ -57,7 +57,7 @@ def counter_for(model: str) -> TokenCounter:
 
 
 @dataclass
-class HFCounter:
+class HFCounter(TemplateCount):
     """A Hugging Face tokenizer through its chat template, special tokens included; without a
     template, the contents' tokens plus a small per-message overhead."""
 
@@ -78,17 +78,7 @@ class HFCounter:
             return sum(len(encode(m["content"], add_special_tokens=False)) for m in plain) + (
                 self.per_message * len(plain)
             )
-        if plain[0]["role"] == "system":
-            return self._ids(plain)
-        # Some templates (SmolLM2's) add a default system prompt to a chat without one. Counted
-        # alone, these messages are measured as they appear after a system message instead.
-        head = [{"role": "system", "content": ""}]
-        try:
-            if self._head is None:
-                self._head = self._ids(head)
-            return self._ids(head + plain) - self._head
-        except Exception:  # a template that refuses a system message
-            return self._ids(plain)
+        return self._templated(plain)
 
     def count_each(self, messages: Messages) -> list[int]:
         """One batch through the fast tokenizer plus each role's template overhead, measured once.
