@@ -293,7 +293,7 @@ for i in range(1, len(parts), 3):
 out["bare loop per message"] = time.perf_counter() - started
 del parts, text
 (found,) = discover(path)
-rows = [r for _, batch in message_rows(found.parser.parse(found.source, ParseReport()), 1) for r in batch]
+rows = [r for _, batch in message_rows(found.parser.parse(found.source, ParseReport())) for r in batch]
 with tempfile.TemporaryDirectory() as tmp:
     with Store(Path(tmp) / "c.db") as store, store.transaction():
         store.db.execute("INSERT INTO chats VALUES (?, ?, ?)", (rows[0][1], "Benchmark", "whatsapp"))

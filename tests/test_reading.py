@@ -33,7 +33,7 @@ def read_all(found: Found, forked: bool, monkeypatch: pytest.MonkeyPatch) -> tup
     monkeypatch.setattr(reading, "FORK_BYTES", 0 if forked else 1 << 60)
     report, chats, positions = ParseReport(), {}, []  # type: ignore[var-annotated]
     report.progress = positions.append
-    batches = list(reading.file_rows(found, report, chats, import_id=7))
+    batches = list(reading.file_rows(found, report, chats))
     report.progress = None
     return batches, report, chats, positions
 
@@ -110,7 +110,7 @@ def test_errors_in_the_child_arrive_whole(
     monkeypatch.setattr(reading, "FORK_BYTES", 0)
     children = forks(monkeypatch)
     with pytest.raises(error) as raised:
-        list(reading.file_rows(failing(failure), ParseReport(), {}, 1))
+        list(reading.file_rows(failing(failure), ParseReport(), {}))
     assert str(raised.value) == text
     if isinstance(raised.value, InputError) and failure == "input":
         assert raised.value.line == 12
@@ -123,7 +123,7 @@ def test_stopping_early_ends_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reading, "FORK_BYTES", 0)
     children = forks(monkeypatch)
     (found,) = discover(FIXTURES / "whatsapp" / "WhatsApp Chat with Ana.txt")
-    rows = reading.file_rows(found, ParseReport(), {}, 1)
+    rows = reading.file_rows(found, ParseReport(), {})
     next(rows)
     rows.close()  # the caller failed: the child is killed and reaped
     with pytest.raises(ChildProcessError):

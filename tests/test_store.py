@@ -116,11 +116,11 @@ def test_a_store_from_before_the_chat_time_key_index_keeps_every_row(tmp_path: P
     con.execute("INSERT INTO chats VALUES ('whatsapp:1', 'Chat', 'whatsapp')")
     con.execute("INSERT INTO imports VALUES (1, 'x', 'f.txt', 'whatsapp', 3, 3, 0)")
     old = [message("hi"), message("hi"), message("later", "2024-01-01T11:00", "7")]
-    (_, rows), *_ = list(message_rows(old, 1))
+    (_, rows), *_ = list(message_rows(old))
     con.executemany(
         "INSERT INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
-        "source_id, attachment, origin_line, import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        [row[:12] for row in keyed(rows, {})],  # (m001 had no sender_id)
+        "source_id, attachment, origin_line, import_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,1)",
+        [row[:11] for row in keyed(rows, {})],  # (m001 had no sender_id)
     )
     con.commit()
     before = list(con.execute("SELECT * FROM messages ORDER BY id"))
@@ -165,5 +165,5 @@ def test_rows_are_keyed_as_their_messages() -> None:
     ]  # fmt: skip
     occurrences: dict[bytes, int] = {}
     want = [_key(m, occurrences) for m in messages]
-    (_, rows), *_ = list(message_rows(messages, 1))
+    (_, rows), *_ = list(message_rows(messages))
     assert [row[0] for row in keyed(rows, {})] == want

@@ -11,12 +11,12 @@ from __future__ import annotations
 import io
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatclone.messages import Message
 from chatclone.parsers import base
 from chatclone.parsers.base import ParseReport, Source, iter_text_blocks, iter_text_lines
 from chatclone.parsers.sources import discover
@@ -83,20 +83,20 @@ def reader_for(source: Source, survey: Survey) -> _Reader:
     return reader
 
 
-def reference_read(source: Source, survey: Survey) -> tuple[list[Message], ParseReport]:
+def reference_read(source: Source, survey: Survey) -> tuple[list[tuple[Any, ...]], ParseReport]:
     """The reader as it was: every line through the per-line rules (`_Reader._lines`)."""
     reader = reader_for(source, survey)
     text = "".join(line + "\n" for line in iter_text_lines(source, "utf-8"))
-    messages = list(reader._lines(text))
+    rows = list(reader._lines(text))
     reader.report.lines += reader.lineno
     if reader.current is not None:
-        messages.append(reader._message(*reader.current))
-    return messages, reader.report
+        rows.append(reader._row(*reader.current))
+    return rows, reader.report
 
 
-def block_read(source: Source, survey: Survey) -> tuple[list[Message], ParseReport]:
+def block_read(source: Source, survey: Survey) -> tuple[list[tuple[Any, ...]], ParseReport]:
     reader = reader_for(source, survey)
-    return list(reader.read(iter_text_blocks(source, "utf-8"))), reader.report
+    return list(reader.rows(iter_text_blocks(source, "utf-8"))), reader.report
 
 
 def source_of(text: str) -> Source:

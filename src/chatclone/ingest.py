@@ -116,7 +116,7 @@ def _ingest_one(
     import_id = store.start_import(source.display, parser.name)
     chats: dict[str, tuple[str, str]] = {}
     known = store.chat_id_set()
-    result = store.add_rows(file_rows(found, report, chats, import_id))
+    result = store.add_rows(file_rows(found, report, chats), import_id)
     if strict and report.unparsed:
         first = report.unparsed_lines[0]
         if report.unit == "line":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -57,6 +58,19 @@ class Message:
         of the same chat describe the same messages.
         """
         return content_digest(self.chat_id, self.ts, self.sender, self.kind, self.text)
+
+
+# The two row layouts of a `RowBatch`: every column of the store's messages but its id, key and
+# import, or fewer, for messages with no id, reply or sender id of their own (WhatsApp's).
+FULL_ROW = (
+    "chat_id", "ts", "sender", "kind", "text", "edited", "reply_to", "source_id", "attachment",
+    "origin_line", "sender_id",
+)  # fmt: skip
+PLAIN_ROW = ("chat_id", "ts", "sender", "kind", "text", "edited", "attachment", "origin_line")
+
+# A batch of a file's rows: the chats first seen in it (id, name, messenger) and the messages as
+# rows not yet keyed, all in one of the layouts `FULL_ROW` and `PLAIN_ROW`.
+RowBatch = tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]
 
 
 def content_digest(chat_id: str, ts: str, sender: str | None, kind: str, text: str) -> bytes:

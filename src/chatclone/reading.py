@@ -20,10 +20,10 @@ from multiprocessing.connection import Connection, Pipe
 from typing import Any
 
 from chatclone.errors import ChatcloneError, InputError
-from chatclone.messages import Message
+from chatclone.messages import Message, RowBatch
 from chatclone.parsers.base import READ_ERRORS, ParseReport
 from chatclone.parsers.sources import Found
-from chatclone.store import RowBatch, message_rows
+from chatclone.store import message_rows
 
 # Files smaller than this are read in this process (a fork and the pipe cost about 20 ms).
 FORK_BYTES = 4 * 1024 * 1024
@@ -31,14 +31,14 @@ _PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def file_rows(
-    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]], import_id: int
+    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]]
 ) -> Iterator[RowBatch]:
     """The rows of `found`'s messages for the store; `report` and `chats` (each chat's id → name
     and messenger) are filled in as in `read_messages` by the time the last batch is out."""
     if _forking() and found.source.size >= FORK_BYTES:
-        yield from _forked(found, report, chats, import_id)
+        yield from _forked(found, report, chats)
     else:
-        yield from message_rows(read_messages(found, report, chats), import_id)
+        yield from _rows(found, report, chats)
 
 
 def read_messages(
@@ -52,8 +52,28 @@ def read_messages(
                 chats[m.chat_id] = (m.chat, m.source)
             yield m
     except READ_ERRORS as e:
-        problem = f"cannot read (truncated or corrupt?): {e}"
-        raise InputError(found.source.display, problem) from None
+        raise _unreadable(found, e) from None
+
+
+def _rows(
+    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]]
+) -> Iterator[RowBatch]:
+    """`message_rows` of `read_messages`, or the rows a parser makes itself (`parse_rows`)."""
+    parse_rows = getattr(found.parser, "parse_rows", None)
+    if parse_rows is None:
+        yield from message_rows(read_messages(found, report, chats))
+        return
+    try:
+        for batch in parse_rows(found.source, report):
+            for chat_id, name, source in batch[0]:
+                chats[chat_id] = (name, source)
+            yield batch
+    except READ_ERRORS as e:
+        raise _unreadable(found, e) from None
+
+
+def _unreadable(found: Found, e: BaseException) -> InputError:
+    return InputError(found.source.display, f"cannot read (truncated or corrupt?): {e}")
 
 
 def _forking() -> bool:
@@ -62,7 +82,7 @@ def _forking() -> bool:
 
 
 def _forked(
-    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]], import_id: int
+    found: Found, report: ParseReport, chats: dict[str, tuple[str, str]]
 ) -> Iterator[RowBatch]:
     receiver, sender = Pipe(duplex=False)
     with warnings.catch_warnings():
@@ -72,7 +92,7 @@ def _forked(
         pid = os.fork()
     if pid == 0:  # the child: never returns
         receiver.close()
-        _child(found, report, chats, import_id, sender)
+        _child(found, report, chats, sender)
     sender.close()
     done = False
     try:
@@ -108,7 +128,6 @@ def _child(
     found: Found,
     report: ParseReport,
     chats: dict[str, tuple[str, str]],
-    import_id: int,
     pipe: Connection,
 ) -> None:
     code = 0
@@ -117,7 +136,7 @@ def _child(
             report.progress = lambda position: pipe.send_bytes(
                 pickle.dumps(("progress", position), _PICKLE)
             )
-        for batch in message_rows(read_messages(found, report, chats), import_id):
+        for batch in _rows(found, report, chats):
             pipe.send_bytes(pickle.dumps(("rows", batch), _PICKLE))
         report.progress = None
         pipe.send_bytes(pickle.dumps(("done", report, chats), _PICKLE))

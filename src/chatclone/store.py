@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.errors import WorkspaceError
-from chatclone.messages import Kind, Message, content_digest
+from chatclone.messages import PLAIN_ROW, Kind, Message, RowBatch, content_digest
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -105,21 +105,32 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 _INSERT = (
     "INSERT OR IGNORE INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
-    "source_id, attachment, origin_line, import_id, sender_id) "
+    "source_id, attachment, origin_line, sender_id, import_id) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# `RowBatch` rows (see there) with their key in front, and the import the whole batch shares
+# written into the statement: each value bound costs time on every row of a big ingest.
+_INSERT_FULL = _INSERT.replace(", ?)", ", {import_id})")
+_INSERT_PLAIN = (
+    "INSERT OR IGNORE INTO messages (key, chat_id, ts, sender, kind, text, edited, attachment, "
+    "origin_line, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {import_id})"
 )
 _COLUMNS = (
     "c.name, m.chat_id, c.source, m.ts, m.sender, m.kind, m.text, m.edited, m.reply_to, "
     "m.source_id, m.attachment, i.path, m.origin_line, m.sender_id"
 )
 BATCH = 5000
-_ROWS_PER_INSERT = 50  # x 13 values, far below SQLite's limit of 32,766 per statement
+_ROWS_PER_INSERT = 100  # x 9 or 12 values, far below SQLite's limit of 32,766 per statement
 
 
 @functools.cache
-def _insert_rows(n: int) -> str:
-    """`_INSERT` for `n` rows at once."""
-    head, values = _INSERT.split(" VALUES ")
+def _insert_rows(n: int, plain: bool, import_id: int) -> str:
+    """The statement that inserts `n` keyed rows of one import at once."""
+    head, values = (
+        (_INSERT_PLAIN if plain else _INSERT_FULL)
+        .format(import_id=int(import_id))
+        .split(" VALUES ")
+    )
     return f"{head} VALUES {', '.join([values] * n)}"
 
 
@@ -231,11 +242,11 @@ class Store:
     def add_messages(self, messages: Iterable[Message], import_id: int) -> AddResult:
         """Store the messages of one file; call inside `transaction()`. The file's path is kept
         once, in `imports`, as every message's provenance."""
-        return self.add_rows(message_rows(messages, import_id))
+        return self.add_rows(message_rows(messages), import_id)
 
-    def add_rows(self, batches: Iterable[RowBatch]) -> AddResult:
-        """Store `message_rows`' batches of one file (made here or in the process that read the
-        file), keyed here; call inside `transaction()`."""
+    def add_rows(self, batches: Iterable[RowBatch], import_id: int) -> AddResult:
+        """Store one file's batches of rows (`message_rows`', or a parser's own, made here or in
+        the process that read the file), keyed here; call inside `transaction()`."""
         result = AddResult()
         occurrences: dict[bytes, int] = {}
         for chats, rows in batches:
@@ -247,19 +258,22 @@ class Store:
                 )
             if rows:
                 result.messages += len(rows)
-                result.added += self._insert(list(keyed(rows, occurrences)))
+                result.added += self._insert(keyed(rows, occurrences), import_id)
         return result
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows `_ROWS_PER_INSERT` to a statement: a quarter less work than one statement
-        per row. Returns how many were new."""
+    def _insert(self, rows: list[tuple[Any, ...]], import_id: int) -> int:
+        """Insert keyed rows `_ROWS_PER_INSERT` to a statement: a quarter less work than one
+        statement per row. Returns how many were new."""
         added, n, execute = 0, _ROWS_PER_INSERT, self.db.execute
+        plain = len(rows[0]) == len(PLAIN_ROW) + 1
         full = len(rows) - len(rows) % n
+        sql = _insert_rows(n, plain, import_id)
         for i in range(0, full, n):
-            added += execute(_insert_rows(n), [v for row in rows[i : i + n] for v in row]).rowcount
+            added += execute(sql, [v for row in rows[i : i + n] for v in row]).rowcount
         if full < len(rows):
             rest = rows[full:]
-            added += execute(_insert_rows(len(rest)), [v for row in rest for v in row]).rowcount
+            sql = _insert_rows(len(rest), plain, import_id)
+            added += execute(sql, [v for row in rest for v in row]).rowcount
         return added
 
     def set_owner(self, source: str, name: str, user_id: str) -> None:
@@ -280,13 +294,14 @@ class Store:
             "INSERT INTO chats (id, name, source) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
             (to_id, to_name, source),
         )
-        # Read back as `RowBatch` rows of the target chat, then keyed as if read into it.
+        # Read back as full `RowBatch` rows of the target chat (each with its own import after
+        # them), then keyed as if read into it.
         rows = self.db.execute(
             "SELECT ?, ts, sender, kind, text, edited, reply_to, source_id, attachment, "
-            "origin_line, import_id, sender_id FROM messages WHERE chat_id = ? ORDER BY id",
+            "origin_line, sender_id, import_id FROM messages WHERE chat_id = ? ORDER BY id",
             (to_id, from_id),
         ).fetchall()
-        moved = list(keyed(rows, {}))
+        moved = keyed(rows, {})
         self.db.execute("DELETE FROM messages WHERE chat_id = ?", (from_id,))
         self.db.execute("DELETE FROM chats WHERE id = ?", (from_id,))
         added = self.db.executemany(_INSERT, moved).rowcount if moved else 0
@@ -422,14 +437,9 @@ class Store:
             )  # fmt: skip
 
 
-# A batch of a file's rows: the chats first seen in it (id, name, messenger) and the messages as
-# rows not yet keyed: (chat_id, ts, sender, kind, text, edited, reply_to, source_id, attachment,
-# origin_line, import_id, sender_id), the order of `_INSERT` after the key.
-RowBatch = tuple[list[tuple[str, str, str]], list[tuple[Any, ...]]]
-
-
-def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBatch]:
-    """The store's rows of one file's messages, in batches (keyed by `keyed` when stored)."""
+def message_rows(messages: Iterable[Message]) -> Iterator[RowBatch]:
+    """The store's rows (`FULL_ROW`) of one file's messages, in batches (keyed by `keyed` when
+    stored)."""
     known_chats: set[str] = set()
     chats: list[tuple[str, str, str]] = []
     batch: list[tuple[Any, ...]] = []
@@ -440,7 +450,7 @@ def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBat
             chats.append((m.chat_id, m.chat, m.source))
         batch.append((
             m.chat_id, m.ts, m.sender, kinds[m.kind], m.text, m.edited, m.reply_to, m.source_id,
-            m.attachment, m.origin_line, import_id, m.sender_id,
+            m.attachment, m.origin_line, m.sender_id,
         ))  # fmt: skip
         if len(batch) >= BATCH:
             yield chats, batch
@@ -449,11 +459,30 @@ def message_rows(messages: Iterable[Message], import_id: int) -> Iterator[RowBat
         yield chats, batch
 
 
-def keyed(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> Iterator[tuple[Any, ...]]:
-    """Each `RowBatch` row with its key in front: exactly `_key` of the row's message (`occurrences`
-    counts identical messages across the whole file)."""
-    for row in rows:
-        yield (_row_key(row[0], row[1], row[2], row[3], row[4], row[7], occurrences), *row)
+_FIRST = (0).to_bytes(4, "big")  # the occurrence number of nearly every message
+
+
+def keyed(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> list[tuple[Any, ...]]:
+    """Each row of a `RowBatch` with its key in front: exactly `_key` of the row's message
+    (`occurrences` counts identical messages across the whole file)."""
+    if not rows:
+        return []
+    if len(rows[0]) == len(PLAIN_ROW):  # no id of its own: keyed by content
+        out, digest, seen = [], content_digest, occurrences.get
+        for row in rows:
+            h = digest(row[0], row[1], row[2], row[3], row[4])
+            n = seen(h)
+            if n is None:
+                occurrences[h] = 1
+                out.append((h + _FIRST, *row))
+            else:
+                occurrences[h] = n + 1
+                out.append((h + n.to_bytes(4, "big"), *row))
+        return out
+    return [
+        (_row_key(row[0], row[1], row[2], row[3], row[4], row[7], occurrences), *row)
+        for row in rows
+    ]
 
 
 def _key(m: Message, occurrences: dict[bytes, int]) -> bytes:

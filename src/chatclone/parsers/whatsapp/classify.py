@@ -28,7 +28,7 @@ def classify(text: str) -> tuple[Kind, str, bool, str | None]:
     if marked:
         text = text.lstrip(BIDI)
     first = text[:1]
-    if len(text) <= 120:  # every marker is short
+    if len(text) <= _MARKER_SPAN:  # every marker is short
         low = _normalized(text)
         exact = _EXACT.get(low)
         if exact is not None:
@@ -64,6 +64,81 @@ def classify(text: str) -> tuple[Kind, str, bool, str | None]:
     return _TEXT, text, edited, None
 
 
+def is_plain(text: str) -> bool:
+    """True only where `classify(text)` is `(Kind.TEXT, text, False, None)`, decided without it:
+    a text with no character that any non-text rule looks for, whose first two and last two
+    characters begin or end no marker. False says nothing: ask `classify`."""
+    if (
+        text.endswith(">")  # edited, and every `<…>` placeholder
+        or "<" in text
+        or "\n" in text  # captions under a placeholder, polls
+        or "://" in text  # locations
+        or ("(" in text and ")" in text)  # "name.jpg (file attached)"
+        or text[:1] in BIDI  # a marked line, whose marks `classify` takes off
+    ):
+        return False
+    if len(text) > _MARKER_SPAN:
+        return True
+    if len(text) < 2:
+        return False
+    edges = _EDGES
+    # (a space inside the text stays one space, however many there are)
+    second, last_but_one = text[1], text[-2]
+    a, z = edges.get(text[0]), edges.get(text[-1])
+    b = second if second == " " else edges.get(second)
+    y = last_but_one if last_but_one == " " else edges.get(last_but_one)
+    if not (a and b and y and z):  # a character not seen before, or one that normalizing could
+        return _plain_edges(text)  # strip, map or merge: see `_edge`
+    head, tail = a + b, y + z
+    if head in _CALL_HEADS or tail in _DOCUMENT_TAILS:
+        return False
+    return head not in _EXACT_HEADS or tail not in _EXACT_TAILS
+
+
+def _plain_edges(text: str) -> bool:
+    edges = (text[0], text[1], text[-2], text[-1])
+    for c in edges:
+        if c not in _EDGES:
+            _EDGES[c] = _edge(c)
+    inner = (text[1] == " " or _EDGES[text[1]], text[-2] == " " or _EDGES[text[-2]])
+    return bool(_EDGES[text[0]] and _EDGES[text[-1]] and all(inner)) and is_plain(text)
+
+
+def _edge(c: str) -> str:
+    """What `c` is at the start or end of a normalized text (`_normalized`), or "" where that
+    is not simply its lower case: a space or mark that normalizing strips, the full stop it drops,
+    a letter whose case mapping depends on its neighbours or changes its length."""
+    low = c.lower()
+    if (
+        c.isspace()
+        or c in BIDI
+        or c in _STRIPPED
+        or c in "\u03a3\u03c3\u03c2\u0130"  # Σ σ ς (final sigma) and İ
+        or len(low) != 1
+        or low != c.casefold()
+        or low != low.casefold()
+    ):
+        return ""
+    return low
+
+
+def classify_text(text: str) -> tuple[Kind, str, bool, str | None]:
+    """`classify`, remembered for short texts: "ok", "haha" and "<Media omitted>" come back
+    thousands of times in a chat."""
+    if len(text) > _REMEMBERED_LENGTH:
+        return classify(text)
+    known = _remembered.get(text)
+    if known is None:
+        if len(_remembered) >= _REMEMBERED:
+            _remembered.clear()
+        known = _remembered[text] = classify(text)
+    return known
+
+
+_REMEMBERED, _REMEMBERED_LENGTH = 50_000, 40
+_remembered: dict[str, tuple[Kind, str, bool, str | None]] = {}
+
+
 def is_unknown(text: str) -> bool:
     return text.lstrip(BIDI)[:1] == "<" and markers.is_unknown_placeholder(text)
 
@@ -86,6 +161,11 @@ def _normalized(text: str) -> str:
     return low
 
 
+# What `is_plain` knows: every marker is short, and how each kind of marker starts or ends.
+_MARKER_SPAN = 120  # `classify` looks for whole-text markers only in texts this long or shorter
+_STRIPPED = ".。\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
+_EDGES: dict[str, str] = {}  # per character seen at an edge: `_edge`
+
 # Enum attribute lookups are slow in a loop that runs per message.
 _TEXT, _MEDIA, _DELETED, _CALL = Kind.TEXT, Kind.MEDIA, Kind.DELETED, Kind.CALL
 _LOCATION, _POLL = Kind.LOCATION, Kind.POLL
@@ -96,3 +176,7 @@ _EXACT: dict[str, Kind] = {
     **dict.fromkeys(markers.DELETED_EXACT, _DELETED),
     **dict.fromkeys(markers.MEDIA_EXACT, _MEDIA),
 }
+_EXACT_HEADS = frozenset(form[:2] for form in _EXACT)
+_EXACT_TAILS = frozenset(form[-2:] for form in _EXACT)
+_CALL_HEADS = frozenset(prefix[:2] for prefix in markers.CALL_PREFIXES)
+_DOCUMENT_TAILS = frozenset(ending[-2:] for ending in markers.DOCUMENT_ENDINGS)

@@ -14,13 +14,13 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 from chatclone.errors import InputError
-from chatclone.messages import Kind, Message, chat_id_for
+from chatclone.messages import Kind, Message, RowBatch, chat_id_for
 from chatclone.parsers.base import ParseReport, Source, head_text, iter_text_blocks, sniff_encoding
 from chatclone.parsers.whatsapp import markers
-from chatclone.parsers.whatsapp.classify import BIDI, classify, is_unknown
+from chatclone.parsers.whatsapp.classify import BIDI, classify_text, is_plain, is_unknown
 from chatclone.parsers.whatsapp.dates import (
     Converter,
     NamedConverter,
@@ -70,6 +70,26 @@ class WhatsAppParser:
         return any(match_header(line) for line in text.splitlines()[:SNIFF_LINES])
 
     def parse(self, source: Source, report: ParseReport) -> Iterator[Message]:
+        reader, encoding = self._reader(source, report)
+        yield from reader.read(iter_text_blocks(source, encoding, report.progress))
+        _check_read(source, report)
+
+    def parse_rows(self, source: Source, report: ParseReport) -> Iterator[RowBatch]:
+        """`parse`'s messages as the store's rows (`PLAIN_ROW`), in batches: for `ingest`, which
+        would otherwise turn each `Message` into a row."""
+        reader, encoding = self._reader(source, report)
+        chats = [(reader.chat_id, reader.chat, "whatsapp")]
+        batch: list[tuple[Any, ...]] = []
+        for row in reader.rows(iter_text_blocks(source, encoding, report.progress)):
+            batch.append(row)
+            if len(batch) >= ROW_BATCH:
+                yield chats, batch
+                chats, batch = [], []
+        _check_read(source, report)
+        yield chats, batch
+
+    def _reader(self, source: Source, report: ParseReport) -> tuple[_Reader, str]:
+        """The second pass's reader, set up by the first pass (the survey); and the encoding."""
         encoding = sniff_encoding(source.head())
         if encoding is None:
             raise InputError(source.display, "binary data, not a text chat export")
@@ -88,9 +108,7 @@ class WhatsAppParser:
         if layout is ANDROID and survey.unplain_android == 0:
             reader.headers = PLAIN_ANDROID
         reader.system_senders = survey.system_senders() | {chat}
-        yield from reader.read(iter_text_blocks(source, encoding, report.progress))
-        if report.header_lines == 0:
-            raise InputError(source.display, "no line could be read as a WhatsApp message", 1)
+        return reader, encoding
 
     def _survey(self, source: Source, encoding: str) -> Survey:
         survey = Survey()
@@ -98,6 +116,11 @@ class WhatsAppParser:
             survey.read(block)
         survey.finish()
         return survey
+
+
+def _check_read(source: Source, report: ParseReport) -> None:
+    if report.header_lines == 0:
+        raise InputError(source.display, "no line could be read as a WhatsApp message", 1)
 
 
 def _decide(
@@ -163,48 +186,85 @@ class _Reader:
         self.headers = block_header(layout)
 
     def read(self, blocks: Iterator[str]) -> Iterator[Message]:
-        """Messages from blocks of whole lines (`iter_text_blocks`). The header lines of the
-        file's layout are found by one expression per block; only the lines between them
-        (continuations, blank lines, headers with an invisible mark) go line by line."""
-        report, conv = self.report, self.conv
+        """`rows` as messages."""
+        chat, file, kinds = self.chat, self.file, _KINDS
+        for chat_id, ts, sender, kind, text, edited, attachment, lineno in self.rows(blocks):
+            yield Message(
+                chat, chat_id, "whatsapp", ts, sender, kinds[kind], text, edited, None, None,
+                attachment, file, lineno,
+            )  # fmt: skip
+
+    def rows(self, blocks: Iterator[str]) -> Iterator[tuple[Any, ...]]:
+        """The messages of blocks of whole lines (`iter_text_blocks`) as the store's rows
+        (`PLAIN_ROW`). The header lines of the file's layout are found by splitting each block
+        with one expression, so the loop below runs once per message; only the lines between
+        headers (continuations, blank lines, headers with an invisible mark) go line by line."""
+        report, conv, row = self.report, self.conv, self._row
         headers = self.headers
-        # Caches: a chat has far fewer distinct dates and times than messages.
+        # `split` gives, per header, the text before it and then every group of the pattern.
+        stride = headers.groups + 1
+        at_date, at_time, at_ampm, at_rest = (headers.groupindex[g] for g in _GROUPS)
+        # A chat has far fewer distinct dates and times than messages: each is converted once.
         days: dict[str, str | None] = {}
         times: dict[tuple[str, str | None], str | None] = {}
+        # The common message is read inline: a sender seen before and known to be a real one, a
+        # plain text, and the next line another header. Everything else goes through `_row`.
+        quoted, ios, chat_id = self._quoted, self.ios, self.chat_id
+        plain_senders = not self.chat_as_sender
+        view_once = markers.ANDROID_VIEW_ONCE
+        lineno = header_lines = 0
         for block in blocks:
-            block = "\n" + block
-            pos = 1  # where the next line not yet read starts
-            for m in headers.finditer(block):
-                line_at, rest_at = m.start() + 1, m.start("rest")
-                if line_at != pos:
-                    yield from self._lines(block[pos:line_at])
-                date_text = m["date"]
+            parts = headers.split("\n" + block)
+            last = len(parts) - 1
+            for k in range(0, last, stride):
+                between = parts[k]
+                if between:  # "\n" and whole lines (the header ate the newline before it)
+                    self.lineno = lineno
+                    yield from self._lines(between[1:] + "\n")
+                    lineno = self.lineno
+                date_text = parts[k + at_date]
                 day = days.get(date_text, "")
                 if day == "":
                     day = days[date_text] = conv.date(date_text)
-                time_key = cast(tuple[str, str | None], m.group("time", "ampm"))
+                time_key = (parts[k + at_time], parts[k + at_ampm])
                 time = times.get(time_key, "")
                 if time == "":
                     time = times[time_key] = conv.time(*time_key)
-                ts = None if day is None or time is None else f"{day}T{time}"
-                rest = block[rest_at : m.end()]
+                rest = parts[k + at_rest]
                 if rest[:1] in INVISIBLE:
                     rest = rest.lstrip(LEADING)
-                pos = m.end() + 1
-                self.lineno += 1
+                lineno += 1
                 if self.current is not None:
-                    yield self._message(*self.current)
+                    yield row(*self.current)
                     self.current = None
-                if ts is None:
-                    report.not_understood(self.lineno)
+                if day is None or time is None:
+                    report.not_understood(lineno)
                     continue
-                report.header_lines += 1
-                self.current = (self.lineno, ts, rest, [])
-            if pos < len(block) or block == "\n":  # (a last line may be empty)
-                yield from self._lines(block[pos:])
-        report.lines += self.lineno
+                ts = f"{day}T{time}"
+                header_lines += 1
+                if k + stride == last or parts[k + stride]:  # lines may follow: kept for them
+                    self.current = (lineno, ts, rest, [])
+                    continue
+                sender, sep, text = rest.partition(": ")
+                if sep and (quoted.get(sender) is False if plain_senders else text[:1] not in BIDI):
+                    if is_plain(text) and (ios or text != view_once):
+                        yield (chat_id, ts, sender, "text", text, False, None, lineno)
+                        continue
+                    kind, body, edited, _ = classify_text(text)  # (a text has no attachment)
+                    if kind is _TEXT and (ios or body != view_once):
+                        yield (chat_id, ts, sender, "text", body, edited, None, lineno)
+                        continue
+                yield row(lineno, ts, rest, [])
+            tail = parts[last]  # "\n" and the block's lines after its last header
+            if len(tail) > 1 or (last == 0 and block == ""):  # (a last line may be empty)
+                self.lineno = lineno
+                yield from self._lines(tail[1:])
+                lineno = self.lineno
+        self.lineno = lineno
+        report.lines += lineno
+        report.header_lines += header_lines
         if self.current is not None:
-            yield self._message(*self.current)
+            yield row(*self.current)
 
     @staticmethod
     def _time(
@@ -214,7 +274,7 @@ class _Reader:
         time = conv.time(time_text, ampm)
         return None if day is None or time is None else f"{day}T{time}"
 
-    def _lines(self, text: str) -> Iterator[Message]:
+    def _lines(self, text: str) -> Iterator[tuple[Any, ...]]:
         """Lines taken one at a time: `text` is whole lines, each ending with a newline but
         perhaps the file's last."""
         lines = text.split("\n")
@@ -245,7 +305,7 @@ class _Reader:
                     # Never glue a broken header onto the message before it. The lines after
                     # it belong to the broken message and are reported with it.
                     if current is not None:
-                        yield self._message(*current)
+                        yield self._row(*current)
                         self.current = None
                     report.not_understood(lineno)
                 elif current is not None:
@@ -258,7 +318,7 @@ class _Reader:
                 continue
             ts = self._time(conv, date_text, time_text, ampm)
             if self.current is not None:
-                yield self._message(*self.current)
+                yield self._row(*self.current)
                 self.current = None
             if ts is None:
                 report.not_understood(lineno)
@@ -266,7 +326,9 @@ class _Reader:
             report.header_lines += 1
             self.current = (lineno, ts, rest, [])
 
-    def _message(self, lineno: int, ts: str, rest: str, more: list[str]) -> Message:
+    def _row(self, lineno: int, ts: str, rest: str, more: list[str]) -> tuple[Any, ...]:
+        """The store's row (`PLAIN_ROW`) of one message: its header line's number, time and
+        text after the time, and its continuation lines."""
         while more and not more[-1].strip():  # blank lines after the last message
             more.pop()
             self.report.continuation_lines -= 1
@@ -277,7 +339,7 @@ class _Reader:
             sender, text, sep = rest[:-1], "", ":"
         if more:
             text = "\n".join([text, *more]) if sep else "\n".join([rest, *more])
-        classified = classify(text) if sep else None
+        classified = classify_text(text) if sep else None
         if classified is None or (
             # (the common case inline: a sender already seen, on Android)
             quoted
@@ -288,20 +350,13 @@ class _Reader:
                 rest = text  # the "sender" was the chat's name
             elif more:
                 rest = "\n".join([rest, *more])
-            body = rest.lstrip(BIDI)
-            return Message(
-                self.chat, self.chat_id, "whatsapp", ts, None, _SYSTEM, body, False, None, None,
-                None, self.file, lineno,
-            )  # fmt: skip
+            return (self.chat_id, ts, None, "system", rest.lstrip(BIDI), False, None, lineno)
         kind, body, edited, attachment = classified
         if kind is Kind.TEXT and not self.ios and body == markers.ANDROID_VIEW_ONCE:
             kind, body = Kind.MEDIA, ""
         elif kind is _MEDIA and attachment is None and not body and is_unknown(text):
             self._unknown_placeholder(lineno, text)
-        return Message(
-            self.chat, self.chat_id, "whatsapp", ts, sender, kind, body, edited, None, None,
-            attachment, self.file, lineno,
-        )  # fmt: skip
+        return (self.chat_id, ts, sender, _KIND_TEXT[kind], body, edited, attachment, lineno)
 
     def _unknown_placeholder(self, lineno: int, text: str) -> None:
         """Count a `<…>` message in a language without known markers in one note, kept current:
@@ -336,4 +391,8 @@ class _Reader:
 
 
 # Enum attribute lookups are slow in a loop that runs per message.
-_MEDIA, _SYSTEM = Kind.MEDIA, Kind.SYSTEM
+_MEDIA, _TEXT = Kind.MEDIA, Kind.TEXT
+_KIND_TEXT = {k: k.value for k in Kind}  # rows hold the plain text of a kind
+_KINDS = {k.value: k for k in Kind}
+_GROUPS = ("date", "time", "ampm", "rest")  # of every layout's header pattern
+ROW_BATCH = 5000
