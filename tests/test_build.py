@@ -1,4 +1,5 @@
-"""`chatclone build` end to end on the bundled sample, with the real tokenizer."""
+"""`chatclone build` end to end on the bundled sample (and on small stores of our own), with the
+real tokenizer."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from chatclone.dataset import build as build_module
+from chatclone.dataset import lowinfo
+from chatclone.dataset.build import BuildOptions, build_dataset
 from chatclone.dataset.formats import check_openai_file
 from chatclone.dataset.report import BuildReport
-from chatclone.embeddings import DefaultEmbedder
+from chatclone.embeddings import DefaultEmbedder, HashEmbedder
 from chatclone.prompt import OPENER
+from chatclone.workspace import Workspace
 
-from helpers import SAMPLE, cli
+from helpers import SAMPLE, android_export, cli
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +184,110 @@ def test_bad_settings_are_refused_before_anything_is_built(ws: Path) -> None:
     run = cli("build", "-w", ws, "--session-gap", "soon", "--no-memory")
     assert run.code != 0 and "'soon' is not a duration" in run.err
     assert not (ws / "datasets").exists()
+
+
+# Every message here that nobody else's turn is near: the sessions they make are one-sided.
+ONE_SIDED = ("saffron buns need two proves", "quince jam batch number four", "ferry to Cowes at 7")
+
+
+@pytest.fixture
+def one_sided(tmp_path: Path) -> Workspace:
+    """A chat with Ana (three answered sessions, one of mine alone, one she sent unanswered) and
+    a chat of only my own messages (two sessions), as a Discord data package gives them."""
+    ana = android_export(
+        tmp_path / "WhatsApp Chat with Ana.txt",
+        [
+            "15/03/2024, 10:00 - Ana: are you coming to the climbing wall tonight?",
+            "15/03/2024, 10:02 - Sam: yes, bringing my brand new shoes from that Leeds shop",
+            f"16/03/2024, 11:00 - Sam: {ONE_SIDED[0]}",
+            "17/03/2024, 09:00 - Ana: how was the wall?",
+            "17/03/2024, 09:05 - Sam: brilliant, finally topped the blue overhang route there",
+            "18/03/2024, 09:00 - Ana: hello?? anyone home",
+            "19/03/2024, 18:00 - Ana: dinner on friday?",
+            "19/03/2024, 18:04 - Sam: friday works, I will bring the lemon tart and candles",
+        ],
+    )
+    notes = android_export(
+        tmp_path / "WhatsApp Chat with Notes.txt",
+        [f"20/03/2024, 08:00 - Sam: {ONE_SIDED[1]}", f"21/03/2024, 08:00 - Sam: {ONE_SIDED[2]}"],
+    )
+    ws = Workspace(tmp_path / "ws")
+    assert cli("ingest", ana, notes, "-w", ws.root).code == 0
+    assert cli("me", "Sam", "-w", ws.root).code == 0
+    return ws
+
+
+class RecordingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> object:
+        self.seen += texts
+        return super().encode(texts)
+
+
+@pytest.mark.parametrize("low_info_filter", [True, False])
+def test_sessions_of_only_my_messages_are_dropped_before_scoring(
+    one_sided: Workspace, monkeypatch: pytest.MonkeyPatch, low_info_filter: bool
+) -> None:
+    """Dropped as `own_messages_only_session` right after their turns are built: neither the
+    low-information filter nor its embedder sees them, nor the files; they stay in the
+    `sessions` and `turns` read, like every session dropped whole. Without the filter the build
+    streams, one session per chunk here."""
+    scored: list[str] = []
+    score = lowinfo.score_replies
+
+    def spy(replies: list[str], *args: object) -> list[float]:
+        scored.extend(replies)
+        return score(replies, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lowinfo, "score_replies", spy)
+    monkeypatch.setattr(build_module, "SESSIONS_PER_CHUNK", 1)
+    embedder = RecordingEmbedder()
+    overrides = {"low_info_filter": low_info_filter, "memory": False}
+    report = build_dataset(one_sided, BuildOptions("d", embedder=embedder, overrides=overrides))
+
+    assert report.drops["own_messages_only_session"] == 3
+    assert report.drops["no_reply_session"] == 1  # Ana wrote, nobody answered: as before
+    assert "low_information_reply" not in report.drops
+    # Every session read is kept or dropped whole under one reason, and counted by messenger.
+    assert (report.sessions, report.sessions_kept) == (7, 3)
+    assert report.sessions == report.sessions_kept + 3 + 1
+    assert report.sources == {"whatsapp": report.sessions}
+    assert report.turns == 2 + 1 + 2 + 1 + 2 + 1 + 1
+    assert report.samples["train"] + report.samples["valid"] == 3 and report.samples["valid"]
+
+    folder = Path(report.path)
+    written = (folder / "train.jsonl").read_text("utf-8") + (folder / "valid.jsonl").read_text()
+    assert "lemon tart" in written and "blue overhang" in written
+    fed = scored + embedder.seen
+    if low_info_filter:
+        assert any("lemon tart" in t for t in scored) and any("lemon tart" in t for t in fed)
+    else:
+        assert fed == []
+    for text in ONE_SIDED:
+        assert text not in written
+        assert not any(text in t for t in fed)
+
+
+def test_a_store_of_only_my_messages_builds_without_loading_the_embedder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notes = android_export(
+        tmp_path / "WhatsApp Chat with Notes.txt",
+        [f"20/03/2024, 08:00 - Sam: {ONE_SIDED[1]}", f"21/03/2024, 08:00 - Sam: {ONE_SIDED[2]}"],
+    )
+    ws = Workspace(tmp_path / "ws")
+    assert cli("ingest", notes, "-w", ws.root).code == 0
+    assert cli("me", "Sam", "-w", ws.root).code == 0
+
+    def unwanted() -> None:
+        raise AssertionError("the embedding model was loaded with nothing to score")
+
+    monkeypatch.setattr(build_module.embeddings, "DefaultEmbedder", unwanted)
+    report = build_dataset(ws, BuildOptions("d", overrides={"memory": False}))
+    assert report.settings.low_info_filter
+    assert report.drops == {"own_messages_only_session": 2}
+    assert (report.sessions, report.sessions_kept, report.turns) == (2, 0, 2)
+    assert report.samples == {"train": 0, "valid": 0}

@@ -20,9 +20,10 @@ from chatclone.dataset.samples import (
     windowed_samples,
 )
 from chatclone.dataset.sessions import split_sessions
-from chatclone.dataset.turns import blocked_pattern, build_turns
+from chatclone.dataset.stream import SessionReader
+from chatclone.dataset.turns import blocked_pattern, build_turns, own_messages_only
 from chatclone.errors import ChatcloneError
-from chatclone.messages import Kind, Message
+from chatclone.messages import Chat, Kind, Message
 from chatclone.prompt import (
     ASSISTANT,
     OPENER,
@@ -153,6 +154,61 @@ def test_blocked_words_match_whole_words_only() -> None:
     assert pattern is not None
     assert pattern.search("my Cat is cute") and not pattern.search("concatenate")
     assert blocked_pattern([]) is None
+
+
+def test_a_session_is_mine_only_when_no_one_elses_turn_is_left() -> None:
+    def turns(*messages: Message) -> list[Turn]:
+        return build_turns(list(messages), ME, Drops())
+
+    assert own_messages_only(turns(msg("09:00", "Sam", "note to self"), msg("09:01", "Sam", "x")))
+    # Ana's photo without a caption leaves no turn of hers: nobody is answered here either.
+    assert own_messages_only(
+        turns(msg("09:00", "Ana", "", Kind.MEDIA), msg("09:01", "Sam", "nice pic"))
+    )
+    assert not own_messages_only(turns(msg("09:00", "Ana", "hi?")))
+    assert not own_messages_only(turns(msg("09:00", "Sam", "hi"), msg("09:01", "Ana", "hey")))
+
+
+class ChatsStore:
+    """The three calls `SessionReader` makes of a store, over messages held in memory."""
+
+    def __init__(self, chats: dict[str, list[Message]]) -> None:
+        self.messages = chats
+
+    def chats(self) -> list[Chat]:
+        return [Chat(name, name, "whatsapp") for name in self.messages]
+
+    def chat_senders(self, chat_id: str) -> set[str]:
+        return {m.sender for m in self.messages[chat_id] if m.sender is not None}
+
+    def iter_messages(self, chat_id: str) -> list[Message]:
+        return self.messages[chat_id]
+
+
+def test_sessions_of_only_my_messages_are_counted_read_then_dropped() -> None:
+    """Dropped as soon as their turns are built: not passed on to any later step (scoring,
+    samples), yet in the totals like every session dropped whole, so that the report's
+    `sessions` is `sessions_kept` plus the dropped ones."""
+    drops = Drops()
+    reader = SessionReader(timedelta(hours=1), None, drops)
+    store: Any = ChatsStore(
+        {
+            "Ana": [
+                msg("09:00", "Ana", "lunch?"), msg("09:01", "Sam", "yes"),
+                msg("12:00", "Sam", "talking to myself"), msg("12:01", "Sam", "again"),
+                msg("15:00", "Ana", "hello?"),
+                msg("18:00", "Ana", "", Kind.MEDIA), msg("18:01", "Sam", "nice pic"),
+            ],
+            "Notes": [msg("09:00", "Sam", "buy milk"), msg("11:00", "Sam", "call mum")],
+        }
+    )  # fmt: skip
+    kept = list(reader.sessions(store, ME, lambda text: text))
+    shown = [[b.text for t in s.turns for b in t.bubbles] for s, _ in kept]
+    assert shown == [["lunch?", "yes"], ["hello?"]]
+    assert drops.counts["own_messages_only_session"] == 4
+    assert (reader.count, reader.turns) == (6, 7)
+    assert reader.count == len(kept) + drops.counts["own_messages_only_session"]
+    assert sum(reader.sources.values()) == reader.count
 
 
 def test_cleaning_runs_on_every_kept_text() -> None:

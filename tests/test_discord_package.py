@@ -514,7 +514,7 @@ def test_an_exporter_export_of_the_same_channel_is_the_same_chat(
 
 def test_build_copes_with_chats_of_only_the_owners_messages(tmp_path: Path) -> None:
     """The package alone: "me" is its owner, and build writes nothing to learn from (no one is
-    answered), dropping each session as `no_reply_session`, without failing."""
+    answered), dropping each session as `own_messages_only_session`, without failing."""
     ws = tmp_path / "ws"
     assert cli("ingest", PACKAGES / "package.zip", "-w", ws).code == 0
     me = cli("me", "-w", ws, "--json").json()
@@ -523,7 +523,8 @@ def test_build_copes_with_chats_of_only_the_owners_messages(tmp_path: Path) -> N
     assert built.code == 0, built.err
     report = built.json()
     assert report["samples"] == {"train": 0, "valid": 0}
-    assert report["drops"]["no_reply_session"] == report["sessions"] == 5
+    assert report["drops"]["own_messages_only_session"] == report["sessions"] == 5
+    assert "no_reply_session" not in report["drops"]
 
 
 def test_memory_indexes_the_package_as_the_persons_writing(tmp_path: Path) -> None:

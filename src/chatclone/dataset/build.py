@@ -1,8 +1,9 @@
 """`chatclone build`: stored chats → `datasets/NAME/` with train/valid files and `report.json`.
 
 The steps are the small pure functions of this package; this module only wires them together, in
-the order the data flows: sessions → turns (filters, privacy) → low-information scoring → samples
-(windows) → de-duplication → chronological split → formats, tokens and cost → report.
+the order the data flows: sessions → turns (filters, privacy; a session of only my own messages
+dropped here as `own_messages_only_session`) → low-information scoring → samples (windows) →
+de-duplication → chronological split → formats, tokens and cost → report.
 
 Without the stages that need every session at once (the embedding filter, memory), sessions go
 through `stream` a chunk at a time and samples straight to a `spool` on disk, so a build's memory
@@ -138,10 +139,13 @@ def _build(
     drops, (name, target) = read.drops, where
     persona = pseudo.clean(written)
     if ds.low_info_filter:
-        step("scoring replies")
-        embedder = options.embedder or embeddings.DefaultEmbedder()
-        judged_by = judge.judge_from_settings(ds)
-        _mark_low_information([s for s, _ in sessions], persona, ds, embedder, judged_by, drops)
+        judged_by = judge.judge_from_settings(ds)  # a judge set up wrong fails whatever the data
+        # No session left to score (a Discord data package alone: every one was mine only):
+        # the embedding model is not even loaded.
+        if sessions:
+            step("scoring replies")
+            embedder = options.embedder or embeddings.DefaultEmbedder()
+            _mark_low_information([s for s, _ in sessions], persona, ds, embedder, judged_by, drops)
 
     grounder, index = None, None
     if ds.memory:

@@ -5,6 +5,12 @@ server) load it with `BuildReport.load(dataset_dir)` and read its fields, never 
 JSON form (`to_json`, also what `build --json` prints) keeps the documented keys: `samples`,
 `sessions`, `turns`, `tokens`, `drops`, `pii`, `path`, `cost`, `lengths`, `validation`,
 `settings`, …
+
+`sessions` counts every conversation read that still has a turn once messages and turns are
+filtered, and `turns` those conversations' turns; sessions dropped whole afterwards are in both
+and each is counted once in `drops` (`own_messages_only_session`, `no_reply_session`), so
+`sessions_kept` (the ones at least one sample came from) plus the dropped ones never exceed
+`sessions`, and `sources` adds up to `sessions`.
 """
 
 from __future__ import annotations
@@ -42,9 +48,9 @@ class BuildReport:
     path: str
     created: str
     samples: dict[str, int]  # {"train": n, "valid": n}
-    sessions: int
-    sessions_kept: int
-    turns: int
+    sessions: int  # read, including those dropped whole (see the module's docstring)
+    sessions_kept: int  # at least one sample came from it
+    turns: int  # of the `sessions`
     tokens: TokenTotals
     drops: dict[str, int]  # reason → count
     pii: dict[str, int]  # type → replacements made

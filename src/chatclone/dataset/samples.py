@@ -9,9 +9,11 @@ with a user turn and ends with an assistant turn, and the next window starts wit
 of the previous one, so no reply loses its context. Every assistant turn in a window is trained on,
 except low-information replies (weight 0: context only).
 
-Drop reasons here: `no_reply_session`, `trailing_user_turn` (nobody answered it),
-`too_long_exchange` (one question and answer longer than the limit), `low_information_sample` (no
-reply left to learn from), `duplicate_sample`, `near_duplicate_sample`.
+Drop reasons here: `no_reply_session` (others wrote, I never answered them), `trailing_user_turn`
+(nobody answered it), `too_long_exchange` (one question and answer longer than the limit),
+`low_information_sample` (no reply left to learn from), `duplicate_sample`,
+`near_duplicate_sample`. A session of nothing but my own messages never gets here: the build drops
+it as soon as its turns are built (`own_messages_only_session`, see `turns` and `stream`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 (`SessionReader`, counting as it goes), and a chunk of sessions → samples (`make_samples`:
 rendered, tokens counted in one batch, windowed, grounded with memory). `build` chains them; with
 no stage that needs every session at once, chunk after chunk, so memory stays flat.
+
+Drop reason here: `own_messages_only_session` (every turn left is mine; see `turns`), counted as
+soon as the session's turns are built, so nothing after (the low-information filter and its
+embedder, memory, samples) sees it.
 """
 
 from __future__ import annotations
@@ -17,13 +21,19 @@ from chatclone.dataset.grounding import Grounder
 from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.dataset.samples import render_session, windowed_samples
 from chatclone.dataset.sessions import split_sessions
-from chatclone.dataset.turns import build_turns
+from chatclone.dataset.turns import build_turns, own_messages_only
 from chatclone.prompt import Identity, PromptBuilder
 from chatclone.store import Store
 
 
 class SessionReader:
-    """Chats → sessions of turns (filters and privacy applied), counted as they go by."""
+    """Chats → sessions of turns (filters and privacy applied), counted as they go by.
+
+    `count` and `turns` are every session read with a turn left in it, and those turns, including
+    the sessions dropped whole later (`own_messages_only_session` here, `no_reply_session` when
+    rendered): the report's `sessions` is what was read, `sessions_kept` what made a sample, and
+    each dropped session is counted once under its reason. `sources` counts the same sessions.
+    """
 
     def __init__(self, gap: timedelta, blocked: re.Pattern[str] | None, drops: Drops) -> None:
         self.gap, self.blocked, self.drops = gap, blocked, drops
@@ -40,11 +50,15 @@ class SessionReader:
             shown = clean(chat.name)
             for part in split_sessions(store.iter_messages(chat.id), self.gap):
                 turns = build_turns(part, me, self.drops, self.blocked, clean)
-                if turns:
-                    self.count += 1
-                    self.turns += len(turns)
-                    self.sources[chat.source] += 1
-                    yield Session(shown, chat.id, is_group, turns), chat.source
+                if not turns:
+                    continue
+                self.count += 1
+                self.turns += len(turns)
+                self.sources[chat.source] += 1
+                if own_messages_only(turns):
+                    self.drops.add("own_messages_only_session")
+                    continue
+                yield Session(shown, chat.id, is_group, turns), chat.source
 
 
 def make_samples(

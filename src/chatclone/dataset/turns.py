@@ -5,7 +5,11 @@ Every message or turn left out is counted under a named reason:
 - per message: `system_message`, `deleted_message`, `media_message` (media without a caption),
   `call_message`, `other_message` (polls, locations, contact cards);
 - per turn: `media_only_turn` (nothing but media), `empty_turn` (nothing left after cleaning),
-  `link_only_turn`, `blocked_word_turn`.
+  `link_only_turn`, `blocked_word_turn`;
+- per session: `own_messages_only_session`, a session whose turns (what is left after the drops
+  above) all come from me: nobody to answer, so nothing to learn (a Discord data package holds
+  only its owner's messages). `stream.SessionReader` counts it with `own_messages_only` right
+  after `build_turns`, before any reply is scored or embedded.
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ def build_turns(
         else:
             turns.append(turn)
     return turns
+
+
+def own_messages_only(turns: list[Turn]) -> bool:
+    """Whether every turn of a session is mine (no one else's turn is left in it)."""
+    return all(t.role == ASSISTANT for t in turns)
 
 
 def _by_sender(messages: list[Message], drops: Drops) -> list[tuple[str, list[Message]]]:
