@@ -29,11 +29,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from trl_side import require_trl, sft_trainer
 
 HERE = Path(__file__).resolve().parent
 BATCHES = HERE / "data" / "demo_batches.json"
@@ -269,22 +270,13 @@ def trl_run(
 ) -> dict[str, Any]:
     """One pass of TRL's `SFTTrainer` over the same samples: processed rows (ids and reply
     masks), batches of about `tokens` tokens of similar length, the same LoRA and optimizer."""
-    try:
-        from trl import SFTConfig, SFTTrainer
-    except ImportError:
-        raise SystemExit("TRL is missing: .venv/bin/pip install 'trl>=1.16'") from None
+    require_trl("TRL is missing: .venv/bin/pip install 'trl>=1.16'")
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
     from transformers import TrainerCallback
 
-    from chatclone.config import TrainSettings
-
-    s = TrainSettings()
     cuda = next(model.parameters()).is_cuda
     mean = statistics.mean(len(ids) for ids, _ in samples)
     clock = StepClock()
-    trained: list[int] = []
 
     class Clock(TrainerCallback):
         def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
@@ -294,60 +286,27 @@ def trl_run(
             clock.ends.append(_now())
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = SFTConfig(
+        trainer, counted = sft_trainer(
+            model,
+            [{"input_ids": ids, "assistant_masks": mask} for ids, mask in samples],
+            _trl_tokenizer(),
+            callbacks=[Clock()],
             output_dir=tmp,
             per_device_train_batch_size=max(1, round(tokens / mean)),
             train_sampling_strategy="group_by_length",
             max_length=None,
-            num_train_epochs=1,
-            learning_rate=s.learning_rate,
-            lr_scheduler_type="cosine",
-            warmup_steps=s.warmup_ratio,
-            optim="adamw_torch",
-            weight_decay=0.0,
-            max_grad_norm=1.0,
-            seed=s.seed,
             use_cpu=not cuda,
             bf16=cuda,
             gradient_checkpointing=checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
-            report_to=[],
-            save_strategy="no",
-            logging_strategy="no",
-            disable_tqdm=True,
-            dataloader_pin_memory=False,
         )
-        rows = [{"input_ids": ids, "assistant_masks": mask} for ids, mask in samples]
-        lora = LoraConfig(
-            r=s.lora_r,
-            lora_alpha=s.lora_alpha,
-            lora_dropout=s.lora_dropout,
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-        )
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=Dataset.from_list(rows),
-            processing_class=_trl_tokenizer(),
-            peft_config=lora,
-            callbacks=[Clock()],
-        )
-        collate: Callable[[Any], Any] = trainer.data_collator
-
-        def counting(features: Any) -> Any:
-            batch = collate(features)
-            trained.append(int((batch["labels"][:, 1:] != -100).sum()))
-            return batch
-
-        trainer.data_collator = counting
         trainer.train()
         del trainer
     expected = sum(sum(mask[1:]) for _, mask in samples)
-    if sum(trained) != expected:
-        raise SystemExit(f"TRL trained on {sum(trained)} reply tokens, not {expected}")
+    if sum(counted.trained) != expected:
+        raise SystemExit(f"TRL trained on {sum(counted.trained)} reply tokens, not {expected}")
     torch.manual_seed(0)
-    return clock.figures(trained)
+    return clock.figures(counted.trained)
 
 
 def _trl_tokenizer() -> Any:

@@ -58,6 +58,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trl_side import (
+    check_trl_masks,
+    lora_config,
+    one_pass_arguments,
+    require_trl,
+    sft_trainer,
+    trl_training_template,
+)
+
 HERE = Path(__file__).resolve().parent
 CHATCLONE = HERE.parent / ".venv" / "bin" / "chatclone"
 SIDES = {
@@ -221,23 +230,6 @@ def reference_rows(dataset: Path, tokenizer: Any) -> tuple[list[list[dict[str, A
     return conversations, encoded
 
 
-def trl_training_template(template: str) -> str:
-    """SmolLM2's ChatML template with TRL's `{% generation %}` markers around each reply the
-    clone learns from (its text and `<|im_end|>`, as chatclone masks it; a reply with `"weight":
-    0`, OpenAI's format for context-only replies, stays outside). TRL ships such training
-    variants for the templates it knows (`trl/chat_templates/*_training.jinja`), not for
-    SmolLM2's, so this is what a practitioner writes for `assistant_only_loss=True`."""
-    turn = "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    if turn not in template:
-        raise SystemExit("the default model's chat template changed: update trl_training_template")
-    reply = (
-        "{% if message['role'] == 'assistant' and message['weight'] != 0 %}"
-        "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
-        "{% endgeneration %}{{ '\n' }}{% else %}" + turn + "{% endif %}"
-    )
-    return template.replace(turn, reply)
-
-
 TRL_MISSING = (
     "the TRL side needs TRL: .venv/bin/pip install 'trl>=1.16' (or pip install -e '.[bench]'); "
     "it must not replace torch or transformers"
@@ -261,13 +253,8 @@ def trl_side(dataset: Path, length: str) -> dict[str, Any]:
     """One pass with TRL's `SFTTrainer`: the conversations as a conversational dataset, loss on
     the replies only (`assistant_only_loss=True` with a generation-marked template), the same LoRA
     through `peft_config`, and `length` as its length handling."""
-    try:
-        from trl import SFTConfig, SFTTrainer
-    except ImportError:
-        raise SystemExit(TRL_MISSING) from None
+    require_trl(TRL_MISSING)
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
 
     from chatclone import models
     from chatclone.config import TrainSettings
@@ -285,52 +272,26 @@ def trl_side(dataset: Path, length: str) -> dict[str, Any]:
     model = models.load_causal_lm(s.base, dtype=torch.float32)
     options: dict[str, Any] = {"per_device_train_batch_size": 1 if length == "packing" else 2}
     options |= TRL_LENGTH[length]
-    args = SFTConfig(
+    trainer, counted = sft_trainer(
+        model,
+        [{"messages": c} for c in chats],
+        tokenizer,
         output_dir=str(dataset.parent.parent / f"trl-{os.getpid()}"),
         assistant_only_loss=True,
-        num_train_epochs=1,
-        learning_rate=s.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=s.warmup_ratio,  # below 1: a share of the steps
-        optim="adamw_torch",
-        weight_decay=0.0,
-        max_grad_norm=1.0,
-        seed=s.seed,
         use_cpu=True,
         bf16=False,  # SFTConfig's default; float32 like the other sides on this CPU
         gradient_checkpointing=False,  # SFTConfig's default is on; off like the other sides
-        report_to=[],
-        save_strategy="no",
-        logging_strategy="no",
-        disable_tqdm=True,
-        dataloader_pin_memory=False,
         **options,
     )
-    lora = LoraConfig(
-        r=s.lora_r,
-        lora_alpha=s.lora_alpha,
-        lora_dropout=s.lora_dropout,
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list([{"messages": c} for c in chats]),
-        processing_class=tokenizer,
-        peft_config=lora,
-    )
-    counted = CountingCollator(trainer.data_collator)
-    trainer.data_collator = counted
     timer = Timer()
-    trainer.add_callback(timer)  # type: ignore[arg-type]
+    trainer.add_callback(timer)
     memory = Memory()
     memory.before_training()
     trainer.train()
     memory.after_training()
     assistant = sum(e.trained for e in encoded)
-    if counted.trained != assistant:
-        raise SystemExit(f"TRL trained on {counted.trained} tokens, chatclone on {assistant}")
+    if sum(counted.trained) != assistant:
+        raise SystemExit(f"TRL trained on {sum(counted.trained)} tokens, chatclone on {assistant}")
     return {
         "samples": len(encoded),
         "tokens": sum(len(e.ids) for e in encoded),
@@ -341,34 +302,6 @@ def trl_side(dataset: Path, length: str) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         **memory.figures(),
     }
-
-
-def check_trl_masks(tokenizer: Any, chats: list[list[dict[str, Any]]], encoded: list[Any]) -> None:
-    """TRL's assistant mask (what `assistant_only_loss` trains on, from the same call TRL makes)
-    marks exactly the tokens chatclone's labels mark, in every sample."""
-    from chatclone.train.data import IGNORE
-
-    for number, (chat, sample) in enumerate(zip(chats, encoded, strict=True), 1):
-        out = tokenizer.apply_chat_template(
-            chat, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-        )
-        mask = [int(label != IGNORE) for label in sample.labels]
-        if list(out["input_ids"]) != sample.ids or list(out["assistant_masks"]) != mask:
-            raise SystemExit(f"sample {number}: TRL's reply mask differs from chatclone's")
-
-
-class CountingCollator:
-    """Wraps a collator: counts the tokens each batch computes on (padding included) and the
-    labelled positions after the shift (the tokens trained on)."""
-
-    def __init__(self, collate: Any) -> None:
-        self.collate, self.padded, self.trained = collate, 0, 0
-
-    def __call__(self, features: list[dict[str, Any]]) -> Any:
-        batch = self.collate(features)
-        self.padded += int(batch["input_ids"].numel())
-        self.trained += int((batch["labels"][:, 1:] != -100).sum())
-        return batch
 
 
 class Timer:
@@ -393,7 +326,7 @@ def naive_side(dataset: Path) -> dict[str, Any]:
     """One pass with a plain `transformers.Trainer`: the conversations rendered with the chat
     template and tokenized, batches right-padded to the longest sample, loss on every token."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import Trainer, TrainingArguments
 
     from chatclone import models
@@ -427,35 +360,16 @@ def naive_side(dataset: Path) -> dict[str, Any]:
             "labels": ids.masked_fill(mask == 0, -100),
         }
 
-    lora = LoraConfig(
-        r=s.lora_r,
-        lora_alpha=s.lora_alpha,
-        lora_dropout=s.lora_dropout,
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
     args = TrainingArguments(
         output_dir=str(dataset.parent.parent / f"naive-{os.getpid()}"),
         per_device_train_batch_size=NAIVE_BATCH,
-        num_train_epochs=1,
-        learning_rate=s.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=s.warmup_ratio,  # below 1: a share of the steps
-        optim="adamw_torch",  # torch.optim.AdamW, as chatclone uses
-        weight_decay=0.0,
-        max_grad_norm=1.0,
-        seed=s.seed,
         use_cpu=True,
-        report_to=[],
-        save_strategy="no",
-        logging_strategy="no",
-        disable_tqdm=True,
         remove_unused_columns=False,
-        dataloader_pin_memory=False,
+        **one_pass_arguments(s),
     )
     timer = Timer()
     trainer = Trainer(
-        model=get_peft_model(model, lora),
+        model=get_peft_model(model, lora_config(s)),
         args=args,
         train_dataset=[{"input_ids": r} for r in rows],
         data_collator=collate,

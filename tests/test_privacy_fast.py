@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from chatclone.privacy import Pseudonymizer, find_pii
+from chatclone.privacy import addresses as pa
 from chatclone.privacy import detect as dt
 from chatclone.privacy import patterns as pp
+from chatclone.privacy import phones as ph
 
 LABELLED = Path(__file__).parent / "fixtures" / "privacy" / "labelled.jsonl"
 NAMES = ("Ana García", "Jordan Lee", "Priya", "Will", "Marco")
@@ -30,27 +32,27 @@ NAMES = ("Ana García", "Jordan Lee", "Priya", "Will", "Marco")
 
 def _reference_phones(text: str) -> Iterator[tuple[int, int]]:
     blocks = pp.number_blocks(text)
-    for m in pp._PHONE_CANDIDATE.finditer(text):
+    for m in ph._PHONE_CANDIDATE.finditer(text):
         if any(s < m.end() and m.start() < e for s, e in blocks):
             continue
         pos = m.start()
-        for g in pp._GROUP_AFTER_SPACE.finditer(m.group()):
+        for g in ph._GROUP_AFTER_SPACE.finditer(m.group()):
             start = m.start() + g.start()
             if start < pos:
                 continue
-            end = pp._phone_at(text, start, m.end())
+            end = ph._phone_at(text, start, m.end())
             if end is not None:
                 yield start, end
                 pos = end
 
 
 def _reference_addresses(text: str) -> Iterator[tuple[int, int]]:
-    for pattern in (pp._NUMBER_FIRST, pp._NUMBER_AFTER, pp._GERMANIC, pp._LOWER_CASE):
+    for pattern in (pa._NUMBER_FIRST, pa._NUMBER_AFTER, pa._GERMANIC, pa._LOWER_CASE):
         for m in pattern.finditer(text):
             street = m.group().split()[0].lower()
-            if pattern is pp._GERMANIC and street in pp._NOT_STREETS:
+            if pattern is pa._GERMANIC and street in pa._NOT_STREETS:
                 continue
-            yield m.start(), pp._with_tail(text, m.end())
+            yield m.start(), pa._with_tail(text, m.end())
 
 
 _REFERENCE = {
