@@ -17,7 +17,7 @@ REGISTRY_HOOK = "_load_builtins"
 EXTRA_MODULES = {"chatclone.chat.server.app"}
 # The CLI's commands import their own stage: nothing imports the CLI, so this dodges no cycle,
 # and `chatclone ingest` or `chat --once` pay only for what they use (issue 14).
-LAZY_STAGES = {"chatclone.cli"}
+LAZY_STAGES = {"chatclone.cli", "chatclone.memory.facts_cli"}
 
 
 def module_name(path: Path) -> str:

@@ -25,13 +25,12 @@ from chatclone.errors import ChatcloneError
 from chatclone.memory.candidates import Candidate, Evidence, check_slot, fact_key
 from chatclone.memory.extract import Progress, embedding_labeler, extract_candidates, merge
 from chatclone.memory.llm_extract import LLMExtractor
-from chatclone.memory.slots import SINGLE_VALUED, SLOT_WORDS, SLOTS
+from chatclone.memory.slots import SINGLE_VALUED, SLOT_WORDS, SLOTS, STATUSES
 from chatclone.workspace import Workspace
 
-__all__ = ["Evidence", "Fact", "FactStore"]
+__all__ = ["STATUSES", "Evidence", "Fact", "FactStore"]
 
 FACTS_FILE = "facts.jsonl"
-STATUSES = ("candidate", "confirmed", "rejected")
 _NONE_SLOTS = {"sibling", "partner", "pet", "family"}  # "none" reads as "no brothers or sisters"
 
 

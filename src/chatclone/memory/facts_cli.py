@@ -1,6 +1,7 @@
 """`chatclone facts …`: find, list and review the facts the clone may state about the person.
 
-A typer sub-app registered by `cli.py`; each command is a thin wrapper over `FactStore`.
+A typer sub-app registered by `cli.py`; each command is a thin wrapper over `FactStore`, imported
+when a command runs, so that every other command starts without the fact finder.
 `--json` output is plain JSON on stdout; `chatclone facts --json` is a contract:
 `{"facts": [{"id", "slot", "value", "polarity", "status", "valid_from", "valid_to", "evidence":
 [{"chat", "ts", "sender", "text"}], …}]}`.
@@ -9,7 +10,7 @@ A typer sub-app registered by `cli.py`; each command is a thin wrapper over `Fac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,9 +18,11 @@ from rich.markup import escape
 from chatclone import render
 from chatclone.cli_common import JsonOpt, WorkspaceOpt, emit_json
 from chatclone.errors import ChatcloneError
-from chatclone.memory.facts import STATUSES, Fact, FactStore
-from chatclone.memory.slots import SLOTS
+from chatclone.memory.slots import SLOTS, STATUSES
 from chatclone.workspace import Workspace
+
+if TYPE_CHECKING:
+    from chatclone.memory.facts import Fact, FactStore
 
 facts_app = typer.Typer(
     help="Facts about you found in your own messages, each with the messages it rests on: "
@@ -32,6 +35,8 @@ IdArg = Annotated[str, typer.Argument(help="The fact's id, as `chatclone facts` 
 
 
 def _store(workspace: Path | None) -> FactStore:
+    from chatclone.memory.facts import FactStore
+
     return FactStore(Workspace.resolve(workspace))
 
 

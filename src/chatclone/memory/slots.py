@@ -52,6 +52,8 @@ SLOT_WORDS: dict[str, str] = {
 }
 
 # One value at a time: a newer fact closes the older one ("moved to X" ends "lives in Y").
+# What the person's review has made of a fact (`chatclone facts confirm|reject`).
+STATUSES = ("candidate", "confirmed", "rejected")
 SINGLE_VALUED: frozenset[str] = frozenset({"home", "job", "employer", "partner", "age"})
 
 _YOU = r"(?:you|your|u|ur|you're|youre|yours)"
