@@ -9,7 +9,14 @@ from functools import cache
 
 from chatclone.parsers.base import Parser, ParseReport, Source
 
-_REGISTRY: list[Parser] = []
+_REGISTRY: list[Parser | str] = []  # a built-in not yet needed is its name in `_BUILTINS`
+
+# The built-ins, registered in this order (so tried in the reverse): each module is imported only
+# when a file gets as far as its sniff, so a WhatsApp file costs the WhatsApp parser alone.
+_BUILTINS = (
+    "chatlab", "csv_chat", "discord", "discord_package", "googlechat", "imessage", "line",
+    "messenger", "instagram", "signal", "slack", "sms", "telegram", "whatsapp",
+)  # fmt: skip
 
 
 def register(parser: Parser) -> None:
@@ -18,49 +25,97 @@ def register(parser: Parser) -> None:
 
 
 def parsers() -> list[Parser]:
-    _load_builtins()
-    return list(_REGISTRY)
+    return [_entry(i) for i in range(len(_entries()))]
 
 
 def find_parser(source: Source) -> Parser | None:
     """The first registered parser that recognises `source`, or None."""
-    for parser in parsers():
+    for i in range(len(_entries())):
+        parser = _entry(i)
         if parser.sniff(source):
             return parser
     return None
 
 
-@cache
-def _load_builtins() -> None:
-    """The built-in entries, registered once, on first use, through the same hook a plugin uses."""
-    from chatclone.parsers.chatlab import ChatLabParser
-    from chatclone.parsers.csv_chat import CsvParser
-    from chatclone.parsers.discord import DiscordParser
-    from chatclone.parsers.discord_package import DiscordPackageParser
-    from chatclone.parsers.googlechat import GoogleChatParser
-    from chatclone.parsers.imessage import IMessageParser
-    from chatclone.parsers.line import LineParser
-    from chatclone.parsers.messenger import InstagramParser, MessengerParser
-    from chatclone.parsers.signal import SignalParser
-    from chatclone.parsers.slack import SlackParser
-    from chatclone.parsers.sms import SmsBackupParser
-    from chatclone.parsers.telegram import TelegramParser
-    from chatclone.parsers.whatsapp import WhatsAppParser
+def _entries() -> list[Parser | str]:
+    _register_builtins()
+    return _REGISTRY
 
-    register(ChatLabParser())
-    register(CsvParser())
-    register(DiscordParser())
-    register(DiscordPackageParser())
-    register(GoogleChatParser())
-    register(IMessageParser())
-    register(LineParser())
-    register(MessengerParser())
-    register(InstagramParser())
-    register(SignalParser())
-    register(SlackParser())
-    register(SmsBackupParser())
-    register(TelegramParser())
-    register(WhatsAppParser())
+
+@cache
+def _register_builtins() -> None:
+    """The built-in entries, registered once, on first use, as a plugin would register."""
+    for name in _BUILTINS:
+        _REGISTRY.insert(0, name)
+
+
+def _entry(i: int) -> Parser:
+    entry = _REGISTRY[i]
+    if isinstance(entry, str):
+        entry = _REGISTRY[i] = _load_builtins(entry)
+    return entry
+
+
+def _load_builtins(name: str) -> Parser:
+    """The built-in parser `name` (of `_BUILTINS`), imported now."""
+    match name:
+        case "chatlab":
+            from chatclone.parsers.chatlab import ChatLabParser
+
+            return ChatLabParser()
+        case "csv_chat":
+            from chatclone.parsers.csv_chat import CsvParser
+
+            return CsvParser()
+        case "discord":
+            from chatclone.parsers.discord import DiscordParser
+
+            return DiscordParser()
+        case "discord_package":
+            from chatclone.parsers.discord_package import DiscordPackageParser
+
+            return DiscordPackageParser()
+        case "googlechat":
+            from chatclone.parsers.googlechat import GoogleChatParser
+
+            return GoogleChatParser()
+        case "imessage":
+            from chatclone.parsers.imessage import IMessageParser
+
+            return IMessageParser()
+        case "line":
+            from chatclone.parsers.line import LineParser
+
+            return LineParser()
+        case "messenger":
+            from chatclone.parsers.messenger import MessengerParser
+
+            return MessengerParser()
+        case "instagram":
+            from chatclone.parsers.messenger import InstagramParser
+
+            return InstagramParser()
+        case "signal":
+            from chatclone.parsers.signal import SignalParser
+
+            return SignalParser()
+        case "slack":
+            from chatclone.parsers.slack import SlackParser
+
+            return SlackParser()
+        case "sms":
+            from chatclone.parsers.sms import SmsBackupParser
+
+            return SmsBackupParser()
+        case "telegram":
+            from chatclone.parsers.telegram import TelegramParser
+
+            return TelegramParser()
+        case "whatsapp":
+            from chatclone.parsers.whatsapp import WhatsAppParser
+
+            return WhatsAppParser()
+    raise ValueError(f"no built-in parser {name!r}")
 
 
 __all__ = ["ParseReport", "Parser", "Source", "find_parser", "parsers", "register"]
