@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import io
 import time
 import zipfile
@@ -293,3 +294,28 @@ def head_text(source: Source) -> str | None:
     if encoding.startswith("utf-16") and len(head) % 2:
         head = head[:-1]
     return head.decode(encoding, errors="replace").lstrip("\ufeff")
+
+
+def csv_rows(
+    source: Source, encoding: str, delimiter: str = ","
+) -> Iterator[tuple[int, list[str]]]:
+    """(the line it starts on, row) for every row of a CSV file after its header line, with a
+    file that is not text in `encoding`, or not CSV, as an `InputError`."""
+    try:
+        with source.open() as raw:
+            rows = csv.reader(
+                io.TextIOWrapper(raw, encoding=encoding, newline=""), delimiter=delimiter
+            )
+            last = 0
+            for row in rows:
+                first, last = last + 1, rows.line_num
+                if first > 1:
+                    yield first, row
+    except UnicodeDecodeError:
+        raise InputError(source.display, f"not valid {_shown(encoding)} text") from None
+    except csv.Error as e:
+        raise InputError(source.display, f"not readable as CSV: {e}") from None
+
+
+def _shown(encoding: str) -> str:
+    return "UTF-8" if encoding.replace("_", "-").lower() in ("utf-8", "utf-8-sig") else encoding

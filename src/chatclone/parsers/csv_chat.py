@@ -22,7 +22,6 @@ number; a file in which no row can be read fails naming the first.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from chatclone.parsers.base import (
     Clock,
     ParseReport,
     Source,
+    csv_rows,
     head_text,
     nothing_readable,
     sniff_encoding,
@@ -180,18 +180,7 @@ class _Reader:
     def _rows(self, encoding: str) -> Iterator[tuple[int, list[str]]]:
         """(first line, row) for every row after the header."""
         try:
-            with self.source.open() as raw:
-                f = io.TextIOWrapper(raw, encoding=encoding, newline="")
-                rows = csv.reader(f, delimiter=self.header.delimiter)
-                last = 0
-                for row in rows:
-                    first, last = last + 1, rows.line_num
-                    if first > 1:
-                        yield first, row
-        except UnicodeDecodeError:
-            raise InputError(self.source.display, f"not valid {encoding} text") from None
-        except csv.Error as e:
-            raise InputError(self.source.display, f"not readable as CSV: {e}") from None
+            yield from csv_rows(self.source, encoding, self.header.delimiter)
         except READ_ERRORS as e:
             raise InputError(self.source.display, f"cannot read: {e}") from None
 

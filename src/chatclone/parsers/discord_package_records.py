@@ -30,8 +30,6 @@ starts on (CSV); a file of which no record can be read fails naming the first.
 
 from __future__ import annotations
 
-import csv
-import io
 import posixpath
 import re
 from collections.abc import Iterator
@@ -39,9 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chatclone.errors import InputError
 from chatclone.messages import Kind, Message
-from chatclone.parsers.base import Clock, ParseReport, Source
+from chatclone.parsers.base import Clock, ParseReport, Source, csv_rows
 from chatclone.parsers.discord_package_files import NO_NAME, Channel, Package, snowflake
 from chatclone.parsers.jsonstream import json_events, value_at
 
@@ -110,7 +107,7 @@ class RecordReader:
     def read_csv(self, columns: dict[str, int]) -> None:
         self.report.unit = "line"
         needed = max(columns["id"], columns["timestamp"], columns["contents"]) + 1
-        for line, row in self._csv_rows():
+        for line, row in csv_rows(self.source, "utf-8-sig"):
             if not any(cell.strip() for cell in row):
                 self.report.blank_lines += 1
                 continue
@@ -128,22 +125,6 @@ class RecordReader:
             files = _attachments(row[at] if at < len(row) else "") or []
             stamp = row[columns["timestamp"]]
             self._add(line, where, message_id, stamp, row[columns["contents"]], files, line)
-
-    def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(first line, row) for every row after the header."""
-        try:
-            with self.source.open() as raw:
-                f = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                rows = csv.reader(f)
-                last = 0
-                for row in rows:
-                    first, last = last + 1, rows.line_num
-                    if first > 1:
-                        yield first, row
-        except UnicodeDecodeError:
-            raise InputError(self.source.display, "not valid UTF-8 text") from None
-        except csv.Error as e:
-            raise InputError(self.source.display, f"not readable as CSV: {e}") from None
 
     def _add(
         self,
