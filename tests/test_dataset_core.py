@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatclone.config import parse_duration
 from chatclone.dataset.lowinfo import heuristic_score, is_question, score_replies
@@ -346,3 +348,31 @@ def test_embedding_closeness_lifts_a_short_answer_to_the_question() -> None:
     scores = score_replies(replies, contexts, ["weather talk"], FakeEmbedder())
     assert scores[0] > 0.35 > scores[1]  # same reply: informative only as an answer
     assert scores[2] == heuristic_score("ok")  # fillers stay low whatever they answer
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 400), max_size=40),
+    st.sampled_from([0, 1, 30, 59, 60, 61, 119, 120, 180, 24 * 60]),
+    st.booleans(),
+)
+def test_sessions_split_where_every_time_is_compared(
+    steps: list[int], gap_minutes: int, seconds: bool
+) -> None:
+    """The split skips parsing the times of messages in the same hour: the sessions must be
+    those of comparing every message's time with the one before (steps in minutes, around hour
+    and day boundaries, with and without seconds)."""
+    start, gap = datetime(2024, 3, 14, 22, 37), timedelta(minutes=gap_minutes)
+    stamps = list(itertools.accumulate(steps, lambda t, s: t + timedelta(minutes=s), initial=start))
+    fmt = "%Y-%m-%dT%H:%M:%S" if seconds else "%Y-%m-%dT%H:%M"
+    msgs = [
+        Message("c", "c", "x", t.strftime(fmt), "A", Kind.TEXT, str(i))
+        for i, t in enumerate(stamps)
+    ]
+
+    want: list[list[Message]] = []
+    for i, m in enumerate(msgs):
+        if i == 0 or stamps[i] - stamps[i - 1] > gap:
+            want.append([])
+        want[-1].append(m)
+    assert list(split_sessions(msgs, gap)) == want

@@ -136,6 +136,7 @@ def _insert_rows(n: int, plain: bool, import_id: int) -> str:
 
 # Binding a plain str is measurably faster than binding a StrEnum member, per row.
 _KIND_TEXT = {k: k.value for k in Kind}
+_KINDS = {k.value: k for k in Kind}
 
 
 @dataclass
@@ -428,13 +429,24 @@ class Store:
                 return
             sql += f" WHERE m.chat_id IN ({', '.join('?' * len(params))})"
         sql += " ORDER BY m.ts, m.id"
+        kinds = _KINDS
         for row in self.db.execute(sql, params):
             yield Message(
-                chat=row[0], chat_id=row[1], source=row[2], ts=row[3], sender=row[4],
-                kind=Kind(row[5]), text=row[6], edited=bool(row[7]), reply_to=row[8],
-                source_id=row[9], attachment=row[10], origin_file=row[11], origin_line=row[12],
-                sender_id=row[13],
-            )  # fmt: skip
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                kinds[row[5]],
+                row[6],
+                bool(row[7]),
+                row[8],
+                row[9],
+                row[10],
+                row[11],
+                row[12],
+                row[13],
+            )  # fmt: skip (the order of `_COLUMNS`, which is `Message`'s)
 
 
 def message_rows(messages: Iterable[Message]) -> Iterator[RowBatch]:
