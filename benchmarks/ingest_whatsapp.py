@@ -275,7 +275,8 @@ import json, re, sqlite3, sys, tempfile, time
 from pathlib import Path
 from chatclone.parsers.sources import discover
 from chatclone.parsers.base import ParseReport
-from chatclone.store import Store, keyed, message_rows
+from chatclone.rows import keyed, message_rows
+from chatclone.store import Store
 
 path = Path(sys.argv[1])
 out = {}

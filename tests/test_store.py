@@ -10,7 +10,9 @@ import pytest
 from chatclone.config import MeSettings, Settings, load_settings, render_settings, save_settings
 from chatclone.errors import WorkspaceError
 from chatclone.messages import Kind, Message
-from chatclone.store import MIGRATIONS, Store, _key, keyed, message_rows
+from chatclone.migrations import MIGRATIONS
+from chatclone.rows import _key, keyed, message_rows
+from chatclone.store import Store
 
 
 def message(text: str, ts: str = "2024-01-01T10:00", source_id: str | None = None) -> Message:

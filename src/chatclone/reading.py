@@ -17,7 +17,7 @@ from chatclone.errors import InputError
 from chatclone.messages import Message, RowBatch
 from chatclone.parsers.base import READ_ERRORS, ParseReport
 from chatclone.parsers.sources import Found
-from chatclone.store import message_rows
+from chatclone.rows import message_rows
 
 # Files smaller than this are read in this process (a fork and the pipe cost about 20 ms).
 FORK_BYTES = 4 * 1024 * 1024

@@ -1,19 +1,12 @@
-"""The SQLite store of every message, with numbered schema migrations.
+"""The SQLite store of every message (its schema: `migrations`).
 
-Rows are content-addressed so that ingesting the same export twice adds nothing and two
-overlapping exports of one chat merge to exactly their union:
-
-- a message with an id of its own (Telegram) is keyed by chat and id;
-- a message without one (WhatsApp) is keyed by its content (chat, time, sender, kind, text) plus
-  its occurrence number among identical messages *in the same file*. The same sender writing "ok"
-  twice in one minute gives keys `…#0` and `…#1`, so genuine repeats are kept, while the same two
-  messages in a newer export map to the same two keys again.
+Rows are content-addressed (`rows`): ingesting the same export twice adds nothing, and two
+overlapping exports of one chat merge to exactly their union.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,85 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.errors import WorkspaceError
-from chatclone.messages import PLAIN_ROW, Kind, Message, RowBatch, content_digest
-
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "m001_initial",
-        """
-        CREATE TABLE chats (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            source TEXT NOT NULL
-        );
-        CREATE TABLE imports (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            path TEXT NOT NULL,
-            parser TEXT NOT NULL,
-            messages INTEGER NOT NULL,
-            added INTEGER NOT NULL,
-            unparsed INTEGER NOT NULL
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            key BLOB NOT NULL UNIQUE,
-            chat_id TEXT NOT NULL REFERENCES chats(id),
-            ts TEXT NOT NULL,
-            sender TEXT,
-            kind TEXT NOT NULL,
-            text TEXT NOT NULL,
-            edited INTEGER NOT NULL DEFAULT 0,
-            reply_to TEXT,
-            source_id TEXT,
-            attachment TEXT,
-            origin_line INTEGER,
-            import_id INTEGER NOT NULL REFERENCES imports(id)
-        );
-        CREATE INDEX messages_chat_ts ON messages (chat_id, ts);
-        CREATE TABLE account_owners (
-            source TEXT NOT NULL,
-            user_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            PRIMARY KEY (source, user_id)
-        );
-        """,
-    ),
-    (
-        # One index on (chat, time, key) both orders a chat's messages in time and refuses a
-        # message stored twice; the key's own UNIQUE index, in random order, cost a third of
-        # a big ingest. Messages with an id of their own stay unique by it (partial index).
-        "m002_chat_ts_key",
-        """
-        CREATE TABLE messages_new (
-            id INTEGER PRIMARY KEY,
-            key BLOB NOT NULL,
-            chat_id TEXT NOT NULL REFERENCES chats(id),
-            ts TEXT NOT NULL,
-            sender TEXT,
-            kind TEXT NOT NULL,
-            text TEXT NOT NULL,
-            edited INTEGER NOT NULL DEFAULT 0,
-            reply_to TEXT,
-            source_id TEXT,
-            attachment TEXT,
-            origin_line INTEGER,
-            import_id INTEGER NOT NULL REFERENCES imports(id)
-        );
-        INSERT INTO messages_new SELECT id, key, chat_id, ts, sender, kind, text, edited,
-            reply_to, source_id, attachment, origin_line, import_id FROM messages ORDER BY id;
-        DROP TABLE messages;
-        ALTER TABLE messages_new RENAME TO messages;
-        CREATE UNIQUE INDEX messages_chat_ts_key ON messages (chat_id, ts, key);
-        CREATE UNIQUE INDEX messages_chat_source_id ON messages (chat_id, source_id)
-            WHERE source_id IS NOT NULL;
-        """,
-    ),
-    (
-        "m003_sender_id",
-        "ALTER TABLE messages ADD COLUMN sender_id TEXT",
-    ),
-]
+from chatclone.messages import PLAIN_ROW, Kind, Message, RowBatch
+from chatclone.migrations import MIGRATIONS
+from chatclone.rows import keyed, keyed_values, message_rows
 
 _INSERT = (
     "INSERT OR IGNORE INTO messages (key, chat_id, ts, sender, kind, text, edited, reply_to, "
@@ -119,7 +36,6 @@ _COLUMNS = (
     "c.name, m.chat_id, c.source, m.ts, m.sender, m.kind, m.text, m.edited, m.reply_to, "
     "m.source_id, m.attachment, i.path, m.origin_line, m.sender_id"
 )
-BATCH = 5000
 _ROWS_PER_INSERT = 100  # x 9 or 12 values, far below SQLite's limit of 32,766 per statement
 
 
@@ -134,8 +50,6 @@ def _insert_rows(n: int, plain: bool, import_id: int) -> str:
     return f"{head} VALUES {', '.join([values] * n)}"
 
 
-# Binding a plain str is measurably faster than binding a StrEnum member, per row.
-_KIND_TEXT = {k: k.value for k in Kind}
 _KINDS = {k.value: k for k in Kind}
 
 
@@ -447,86 +361,6 @@ class Store:
                 row[12],
                 row[13],
             )  # fmt: skip (the order of `_COLUMNS`, which is `Message`'s)
-
-
-def message_rows(messages: Iterable[Message]) -> Iterator[RowBatch]:
-    """The store's rows (`FULL_ROW`) of one file's messages, in batches (keyed by `keyed` when
-    stored)."""
-    known_chats: set[str] = set()
-    chats: list[tuple[str, str, str]] = []
-    batch: list[tuple[Any, ...]] = []
-    kinds = _KIND_TEXT
-    for m in messages:
-        if m.chat_id not in known_chats:
-            known_chats.add(m.chat_id)
-            chats.append((m.chat_id, m.chat, m.source))
-        batch.append((
-            m.chat_id, m.ts, m.sender, kinds[m.kind], m.text, m.edited, m.reply_to, m.source_id,
-            m.attachment, m.origin_line, m.sender_id,
-        ))  # fmt: skip
-        if len(batch) >= BATCH:
-            yield chats, batch
-            chats, batch = [], []
-    if batch or chats:
-        yield chats, batch
-
-
-_FIRST = (0).to_bytes(4, "big")  # the occurrence number of nearly every message
-
-
-def keyed_values(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> list[Any]:
-    """The values of rows of one `RowBatch` layout for one statement: each row's key (exactly
-    `_key` of its message; `occurrences` counts identical messages across the whole file), then
-    the row."""
-    values: list[Any] = []
-    append, extend = values.append, values.extend
-    if len(rows[0]) == len(PLAIN_ROW):  # no id of its own: keyed by content
-        digest, seen = content_digest, occurrences.get
-        for row in rows:
-            h = digest(row[0], row[1], row[2], row[3], row[4])
-            n = seen(h)
-            if n is None:
-                occurrences[h] = 1
-                append(h + _FIRST)
-            else:
-                occurrences[h] = n + 1
-                append(h + n.to_bytes(4, "big"))
-            extend(row)
-        return values
-    for row in rows:
-        append(_row_key(row[0], row[1], row[2], row[3], row[4], row[7], occurrences))
-        extend(row)
-    return values
-
-
-def keyed(rows: list[tuple[Any, ...]], occurrences: dict[bytes, int]) -> list[tuple[Any, ...]]:
-    """Each row of a `RowBatch` with its key in front, as `keyed_values` keys it."""
-    if not rows:
-        return []
-    width = len(rows[0]) + 1
-    values = keyed_values(rows, occurrences)
-    return [tuple(values[i : i + width]) for i in range(0, len(values), width)]
-
-
-def _key(m: Message, occurrences: dict[bytes, int]) -> bytes:
-    return _row_key(m.chat_id, m.ts, m.sender, m.kind, m.text, m.source_id, occurrences)
-
-
-def _row_key(
-    chat_id: str,
-    ts: str,
-    sender: str | None,
-    kind: str,
-    text: str,
-    source_id: str | None,
-    occurrences: dict[bytes, int],
-) -> bytes:
-    if source_id is not None:
-        return hashlib.blake2b(f"{chat_id}#{source_id}".encode(), digest_size=16).digest()
-    h = content_digest(chat_id, ts, sender, kind, text)
-    n = occurrences.get(h, 0)
-    occurrences[h] = n + 1
-    return h + n.to_bytes(4, "big")
 
 
 def _now() -> str:
