@@ -1,4 +1,5 @@
 """python benchmarks/first_word.py chatclone-demo --runs 3   (about 3 minutes on a quiet 2-core CPU)
+python benchmarks/first_word.py chatclone-demo --against-transformers   (the native path's share)
 
 Time to first word of the clone, before and after, side by side in the same run:
 
@@ -17,7 +18,9 @@ The baseline is the code before this work: the current `src` with the files this
 (`CHANGED`) as they were at --base-rev (default dfad5ac), taken with `git archive` into a
 temporary folder and run with PYTHONPATH pointing at it, with the same virtual environment and
 the same workspace (the rest comes from now because the store's schema moved on since and the
-old store code refuses the demo's store, which would leave the baseline without memory).
+old store code refuses the demo's store, which would leave the baseline without memory). With
+--against-transformers the baseline is the current code with `CHATCLONE_NATIVE=0` instead: the
+local model on transformers rather than on the native path (`chat/native_model.py`).
 
 Each cold round sends another message (a new process with a new text shares only the system
 prompt's head with the last one, so the saved prompt cache is not flattered). With
@@ -50,6 +53,8 @@ MESSAGES = [
 ]
 WARMUP = "hey, you around?"  # the untimed first run's and the importtime runs' message
 TIMINGS = "chatclone-timings "
+NATIVE = "CHATCLONE_NATIVE"
+Side = tuple[Path, dict[str, str]]  # the src folder a side runs, and its extra environment
 
 WARM_SCRIPT = r"""
 import json, sys, time
@@ -82,25 +87,34 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cold runs per side")
     parser.add_argument("--turns", type=int, default=4, help="messages in the warm conversation")
     parser.add_argument("--base-rev", default="dfad5ac", help="the baseline revision")
+    parser.add_argument(
+        "--against-transformers",
+        action="store_true",
+        help="baseline: the current code with CHATCLONE_NATIVE=0 (no --base-rev checkout)",
+    )
     args = parser.parse_args()
     workspace = Path(args.workspace).resolve()
     if not (workspace / "runs").is_dir():
         sys.exit(f"no trained workspace at {workspace} (make one with `chatclone demo`)")
     with tempfile.TemporaryDirectory(prefix="ttfw_base.") as tmp:
-        base_src = checkout(args.base_rev, Path(tmp))
-        sides = {f"before ({args.base_rev})": base_src, "after": ROOT / "src"}
+        after: Side = (ROOT / "src", {})
+        if args.against_transformers:
+            sides = {"transformers": (ROOT / "src", {NATIVE: "0"}), "native": after}
+        else:
+            sides = {f"before ({args.base_rev})": (checkout(args.base_rev, Path(tmp)), {})}
+            sides["after"] = after
         print(f"workspace {workspace}, {args.runs} cold runs per side, {args.turns} warm turns")
-        cold(workspace, ROOT / "src", WARMUP)  # makes the merged-model cache (untimed)
+        cold(workspace, after, WARMUP)  # makes the merged-model cache (untimed)
         colds: dict[str, list[float]] = {name: [] for name in sides}
         steps: list[dict[str, float]] = []
         for i in range(args.runs):
-            for name, src in sides.items():
-                seconds, marks = cold(workspace, src, MESSAGES[i % len(MESSAGES)])
+            for name, side in sides.items():
+                seconds, marks = cold(workspace, side, MESSAGES[i % len(MESSAGES)])
                 colds[name].append(seconds)
-                if marks:
+                if marks and side is after:
                     steps.append(marks)
-        imports = {name: import_share(workspace, src) for name, src in sides.items()}
-        warms = {name: warm(workspace, src, args.turns) for name, src in sides.items()}
+        imports = {name: import_share(workspace, side) for name, side in sides.items()}
+        warms = {name: warm(workspace, side, args.turns) for name, side in sides.items()}
     report(sides, colds, imports, warms, steps)
 
 
@@ -141,17 +155,18 @@ def chat_command(workspace: Path, text: str, *python_flags: str) -> list[str]:
     ]  # fmt: skip
 
 
-def env_for(src: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(src), "CHATCLONE_TIMINGS": "1"}
+def env_for(side: Side) -> dict[str, str]:
+    src, extra = side
+    return {**os.environ, "PYTHONPATH": str(src), "CHATCLONE_TIMINGS": "1", **extra}
 
 
-def cold(workspace: Path, src: Path, text: str) -> tuple[float, dict[str, float]]:
+def cold(workspace: Path, side: Side, text: str) -> tuple[float, dict[str, float]]:
     """Seconds from starting `chat --once` to its reply on stdout, and the steps it reported
     (the current side only), in seconds from the start, with its CPU seconds."""
     start = time.time()
     proc = subprocess.Popen(
         chat_command(workspace, text),
-        env=env_for(src),
+        env=env_for(side),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -161,7 +176,7 @@ def cold(workspace: Path, src: Path, text: str) -> tuple[float, dict[str, float]
     _out, err = proc.communicate()
     said = err.decode(errors="replace")
     if proc.returncode or "No memory" in said:  # both sides must answer with memory on
-        sys.exit(f"chat --once failed or ran without memory ({src}):\n{said[-2000:]}")
+        sys.exit(f"chat --once failed or ran without memory ({side}):\n{said[-2000:]}")
     marks: dict[str, float] = {}
     for line in said.splitlines():
         if line.startswith(TIMINGS):
@@ -170,12 +185,12 @@ def cold(workspace: Path, src: Path, text: str) -> tuple[float, dict[str, float]
     return seconds, marks
 
 
-def import_share(workspace: Path, src: Path) -> tuple[float, float]:
+def import_share(workspace: Path, side: Side) -> tuple[float, float]:
     """(seconds importing, seconds to the reply) of one cold run under -X importtime."""
     start = time.time()
     proc = subprocess.run(
         chat_command(workspace, WARMUP, "-X", "importtime"),
-        env=env_for(src),
+        env=env_for(side),
         capture_output=True,
     )
     total = time.time() - start
@@ -185,11 +200,11 @@ def import_share(workspace: Path, src: Path) -> tuple[float, float]:
     return micros / 1e6, total
 
 
-def warm(workspace: Path, src: Path, turns: int) -> list[float]:
+def warm(workspace: Path, side: Side, turns: int) -> list[float]:
     messages = (MESSAGES * turns)[:turns]
     out = subprocess.run(
         [sys.executable, "-c", WARM_SCRIPT, str(workspace), json.dumps(messages)],
-        env=env_for(src),
+        env=env_for(side),
         capture_output=True,
         check=True,
     ).stdout.decode()
@@ -197,7 +212,7 @@ def warm(workspace: Path, src: Path, turns: int) -> list[float]:
 
 
 def report(
-    sides: dict[str, Path],
+    sides: dict[str, Side],
     colds: dict[str, list[float]],
     imports: dict[str, tuple[float, float]],
     warms: dict[str, list[float]],

@@ -73,9 +73,11 @@ def test_a_cached_merge_loads_without_peft(tmp_path: Path) -> None:
         "msgs = [{'role': 'user', 'content': 'hi'}]\n"
         "print(''.join(g.stream(msgs, GenerationSettings(4, 0.0))))"
     )
-    found = imported_after(code, {"CHATCLONE_CACHE": str(cache)})
+    found = imported_after(code, {"CHATCLONE_CACHE": str(cache), "CHATCLONE_NATIVE": "0"})
     assert "torch" in found and "transformers" in found  # it did load and generate
     assert "peft" not in found
+    found = imported_after(code, {"CHATCLONE_CACHE": str(cache)})  # on CPU: the native path
+    assert "torch" in found and "transformers" not in found and "peft" not in found
 
 
 def test_the_default_embedder_does_not_import_sentence_transformers() -> None:

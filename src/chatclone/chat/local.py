@@ -1,6 +1,8 @@
 """A local run in a chat: its LoRA adapter merged into its base model (once, then cached:
 `merged.py`), generating with transformers in a thread and streaming decoded text; CUDA when
-there is a GPU.
+there is a GPU. On CPU, a cached merge of a Llama (the default SmolLM2) runs without
+transformers (`NativeGenerator`: `native_model.py`, `native.py`), the same replies seconds
+sooner; `CHATCLONE_NATIVE=0` turns that off.
 
 One model serves one reply at a time: a lock queues concurrent callers (the HTTP server), and a
 seed applies to that reply only (the global random state is saved and restored around it).
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone import models
-from chatclone.chat import timings
+from chatclone.chat import merged, native, timings
 from chatclone.chat.generation import (
     DEFAULT_CONTEXT_TOKENS,
     GenerationSettings,
@@ -23,6 +25,7 @@ from chatclone.chat.generation import (
     fit_messages,
 )
 from chatclone.chat.merged import load_merged
+from chatclone.chat.native_model import NativeLlama
 from chatclone.chat.prefix import PREFIX_FILE, load_prefix, save_prefix
 from chatclone.errors import ChatcloneError
 from chatclone.models import context_length
@@ -68,9 +71,22 @@ class LocalGenerator:
     def load(
         cls, run_dir: Path, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS
     ) -> LocalGenerator:
+        """The run's generator: native on CPU when its merge is cached and a Llama, else
+        transformers'."""
         import torch
 
         timings.mark("torch")
+        if native.enabled() and not torch.cuda.is_available():
+            found = NativeGenerator.open(run_dir, base, context_tokens)
+            if found is not None:
+                return found
+        return LocalGenerator.load_transformers(run_dir, base, context_tokens)
+
+    @classmethod
+    def load_transformers(
+        cls, run_dir: Path, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    ) -> LocalGenerator:
+        import torch
 
         # float32 (transformers would otherwise keep a bf16 checkpoint's dtype, slow on CPU), the
         # adapter merged into the weights once and cached: no peft import, no per-token LoRA work.
@@ -192,17 +208,15 @@ class LocalGenerator:
         """The key/value cache generation starts from: the last reply's, cut to the beginning its
         prompt shares with this one (the system prompt up to the memory block: a warm turn
         skips its prefill), else an empty one. It is kept for the next reply."""
-        from transformers import DynamicCache
-
         if self._kept is None and self.prefix_path is not None and self._saved is None:
-            self._kept = load_prefix(self.prefix_path, self.model.config)
+            self._kept = self._load_prefix(self.prefix_path)
             self._from_disk = self._kept[0] if self._kept is not None else None
         shared = 0
         if self._kept is not None:
             last, cache = self._kept
             shared = _shared_prefix([last, ids])
         if shared < MIN_SHARED_TOKENS:
-            cache, shared = DynamicCache(config=self.model.config), 0
+            cache, shared = self._new_cache(), 0
         else:
             # A negative count removes that many tokens, in transformers 4 and 5 alike.
             extra = cache.get_seq_length() - shared
@@ -210,6 +224,14 @@ class LocalGenerator:
                 cache.crop(-extra)
         self._kept = (ids, cache)
         return cache
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    def _load_prefix(self, path: Path) -> tuple[list[int], Any] | None:
+        return load_prefix(path, self.model.config)
 
     def _save_for_next_process(self) -> None:
         """The first reply's prompt cache, for the next process to start from (once a process:
@@ -300,6 +322,116 @@ class LocalGenerator:
         except ValueError as e:  # no chat template
             raise ChatcloneError(f"the run's tokenizer cannot format a chat ({e})") from e
         return list(encoded["input_ids"])
+
+
+class NativeGenerator(LocalGenerator):
+    """LocalGenerator on the native path: the cached merge run by `native_model.NativeLlama`,
+    tokens picked and text cut as transformers' `generate` and streamer do, in the caller's
+    thread. Eval's batches (`generate_batch`) still go to transformers."""
+
+    model: NativeLlama
+    tokenizer: native.NativeTokenizer
+
+    def __init__(
+        self,
+        model: NativeLlama,
+        tokenizer: native.NativeTokenizer,
+        top_k: int,
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        prefix_path: Path | None = None,
+    ) -> None:
+        super().__init__(model, tokenizer, context_tokens, prefix_path)
+        self.top_k = top_k
+        self._source: tuple[Path, str] | None = None  # run folder and base, for transformers
+        self._batched: LocalGenerator | None = None
+
+    @classmethod
+    def open(
+        cls, run_dir: Path, base: str, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    ) -> NativeGenerator | None:
+        """The run's cached merge on the native path; None when there is no cached merge yet
+        (transformers merges it) or it or its tokenizer is not one the native path runs."""
+        entry = merged.cached_entry(run_dir / runs.ADAPTER_DIR, base)
+        if entry is None:
+            return None
+        top_k = native.top_k_of(entry)
+        model = NativeLlama.load(entry) if top_k is not None else None
+        if model is None or top_k is None:
+            return None
+        timings.mark("model")
+        folder = runs.run_tokenizer_dir(run_dir, base)
+        tokenizer = native.NativeTokenizer.load(folder) if folder is not None else None
+        if tokenizer is None:
+            return None
+        generator = cls(model, tokenizer, top_k, context_tokens, entry / PREFIX_FILE)
+        generator._source = (run_dir, base)
+        return generator
+
+    def generate_batch(
+        self, prompts: Sequence[Sequence[ChatMessage]], settings: GenerationSettings
+    ) -> list[str]:
+        if self._batched is None:
+            if self._source is None:
+                raise ChatcloneError("batched generation needs the run's transformers model")
+            self._batched = LocalGenerator.load_transformers(*self._source, self.context_tokens)
+        return self._batched.generate_batch(prompts, settings)
+
+    def stream(
+        self, messages: Sequence[ChatMessage], settings: GenerationSettings
+    ) -> Iterator[str]:
+        self._counts.value = None
+        ids = self._prompt_list(messages, settings.max_new_tokens)
+        made: list[int] = []
+        failed = False
+        with self._busy:  # one reply at a time; the next caller waits here
+            cache = self._reused_cache(ids)
+            try:
+                for piece in self._pieces(ids, cache, settings, made):
+                    if piece:
+                        yield piece
+            except BaseException as e:  # Ctrl-C mid-step too: some layers may hold the step
+                failed = not isinstance(e, GeneratorExit)  # closed between steps: whole
+                raise
+            finally:
+                cut = len(made) >= settings.max_new_tokens
+                last = made[-1] if made else None
+                self._counts.value = ReplyCounts(
+                    len(ids), len(made), cut and last not in self.stop_ids
+                )
+                if failed:  # the cache may hold half a step
+                    self._kept = None
+                else:
+                    self._save_for_next_process()
+
+    def _pieces(
+        self, ids: list[int], cache: Any, settings: GenerationSettings, made: list[int]
+    ) -> Iterator[str]:
+        """The reply's text pieces, each token appended to `made` as it is picked."""
+        import torch
+
+        pick = native.Sampler(settings, self.top_k, native.reply_generator(settings.seed))
+        text = native.TextPieces(self.tokenizer)
+        seen = torch.tensor([ids])
+        step = ids[cache.get_seq_length() :]
+        while len(made) < settings.max_new_tokens:
+            try:
+                with torch.inference_mode():
+                    token = pick(self.model.forward(torch.tensor([step]), cache), seen)
+            except Exception as e:
+                raise ChatcloneError(f"generation failed: {e}") from e
+            made.append(token)
+            seen = torch.cat([seen, torch.tensor([[token]])], dim=1)
+            yield text.put(token)
+            if token in self.stop_ids:
+                break
+            step = [token]
+        yield text.end()
+
+    def _new_cache(self) -> Any:
+        return self.model.new_cache()
+
+    def _load_prefix(self, path: Path) -> tuple[list[int], Any] | None:
+        return load_prefix(path, self.model.config, self.model.new_cache)
 
 
 class _Counted:

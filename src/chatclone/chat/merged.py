@@ -81,6 +81,17 @@ def _base_identity(base: str) -> str:
     return "|".join(parts)
 
 
+def cached_entry(adapter_dir: Path, base: str) -> Path | None:
+    """The cache entry of the adapter in `adapter_dir` merged into `base`, marked used, when
+    one is there (its files not yet read); else None. The native path (`native_model.py`)
+    reads it without transformers."""
+    entry = cache_root() / merge_key(adapter_dir, base)
+    if not (entry / "config.json").is_file():
+        return None
+    _touch(entry)
+    return entry
+
+
 def load_merged(adapter_dir: Path, base: str) -> tuple[Any, Path | None]:
     """The float32 model of `base` with the adapter in `adapter_dir` merged in: from the cache,
     else merged now (with peft) and cached for the next process; and its cache entry (None for

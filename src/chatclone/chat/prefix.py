@@ -18,27 +18,36 @@ import contextlib
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PREFIX_FILE = "prefix.safetensors"
 
 
-def load_prefix(path: Path, config: Any) -> tuple[list[int], Any] | None:
+def load_prefix(
+    path: Path, config: Any, new_cache: Callable[[], Any] | None = None
+) -> tuple[list[int], Any] | None:
     """The prompt ids and key/value cache saved at `path`; None when there is none or it does
-    not fit this model (a damaged file is as good as none)."""
+    not fit this model (a damaged file is as good as none). The cache is transformers'
+    `DynamicCache`, or what `new_cache` makes (the native path's: `native_model.KVCache`, which
+    holds the same tensors)."""
     if not path.is_file():
         return None
     try:
         from safetensors.torch import load_file
-        from transformers import DynamicCache
 
         tensors = load_file(str(path))
         ids = [int(i) for i in tensors.pop("ids").tolist()]
         layers = len(tensors) // 2
         if layers != config.num_hidden_layers or len(tensors) % 2:
             return None
-        cache = DynamicCache(config=config)
+        if new_cache is None:
+            from transformers import DynamicCache
+
+            cache = DynamicCache(config=config)
+        else:
+            cache = new_cache()
         for i in range(layers):
             keys, values = tensors[f"k.{i}"], tensors[f"v.{i}"]
             if keys.shape[-2] != len(ids) or values.shape[-2] != len(ids):
