@@ -5,14 +5,17 @@ bytes, `chronological_split`'s split and `validate_openai`'s problems."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from chatclone import forked
 from chatclone.dataset import build as build_module
-from chatclone.dataset import formats
+from chatclone.dataset import formats, stream
 from chatclone.dataset.model import Sample
 from chatclone.dataset.report import VALID_META_FILE
 from chatclone.dataset.samples import chronological_split
@@ -71,6 +74,40 @@ def test_chunked_builds_equal_the_one_chunk_build(
     ).read_bytes()
     # Nothing of the spool is left beside the dataset.
     assert sorted(p.name for p in (chunked_ws / "datasets").iterdir()) == ["d"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sessions are read in a child only on Linux")
+def test_sessions_read_in_a_second_process_build_the_same(
+    ingested: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big store's sessions come from a forked reader: the same files, report (counts, drops,
+    PII) and pseudonym mapping as reading them here, and the child really ran."""
+    here_ws, forked_ws = _copy(ingested, tmp_path, "here"), _copy(ingested, tmp_path, "forked")
+    monkeypatch.setattr(stream, "FORK_MESSAGES", 0)
+    monkeypatch.setattr(stream, "FORKED_CHUNK", 3)
+    monkeypatch.setenv(forked.ENV_VAR, "0")
+    here = _build(here_ws, "d")
+    monkeypatch.setenv(forked.ENV_VAR, "1")
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    there = _build(forked_ws, "d")
+    assert len(children) == 1
+    assert _comparable(there) == _comparable(here)
+    assert here["pii"] and here["drops"]
+    for file in FILES:
+        a = (here_ws / "datasets" / "d" / file).read_bytes()
+        assert a == (forked_ws / "datasets" / "d" / file).read_bytes(), file
+    assert (here_ws / "privacy" / "mapping.json").read_bytes() == (
+        forked_ws / "privacy" / "mapping.json"
+    ).read_bytes()
 
 
 def test_a_persona_with_personal_data_is_pseudonymised_after_the_chats(

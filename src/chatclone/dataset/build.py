@@ -30,7 +30,7 @@ from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.dataset.report import REPORT_FILE, BuildReport, TokenTotals
 from chatclone.dataset.samples import Deduper
 from chatclone.dataset.spool import SampleFacts, SampleSpool, read_split, write_split
-from chatclone.dataset.stream import SessionReader, chunked, make_samples, system_sizer
+from chatclone.dataset.stream import SessionReader, make_samples, session_chunks, system_sizer
 from chatclone.dataset.turns import blocked_pattern
 from chatclone.errors import ChatcloneError
 from chatclone.me import decide_me
@@ -102,15 +102,14 @@ def build_dataset(ws: Workspace, options: BuildOptions) -> BuildReport:
         # that pseudonymising leaves as it is (so nothing depends on cleaning it last), sessions
         # stream through in chunks and samples to disk: memory stays flat.
         whole = ds.low_info_filter or ds.memory or bool(privacy.find_pii(written, pseudo.names))
-        reading = read.sessions(store, me, pseudo.clean)
         sessions: list[tuple[Session, str]] = []
         chunks: Iterable[list[tuple[Session, str]]]
         if whole:
-            sessions = list(reading)
+            sessions = list(read.sessions(store, me, pseudo.clean))
             chunks = [sessions]
             open_store.close()
-        else:
-            chunks = chunked(reading, SESSIONS_PER_CHUNK)
+        else:  # (from a big store, read in a second process beside the sample making)
+            chunks = session_chunks(read, store, me, pseudo, SESSIONS_PER_CHUNK)
         report = _build(
             ws, options, ds, (name, target), decision.name, me, written, pseudo, read,
             sessions, chunks, settings.memory, step,

@@ -14,7 +14,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
+from chatclone import forked
 from chatclone.config import DatasetSettings
 from chatclone.dataset import tokens
 from chatclone.dataset.grounding import Grounder
@@ -22,6 +24,7 @@ from chatclone.dataset.model import Drops, Sample, Session
 from chatclone.dataset.samples import render_session, windowed_samples
 from chatclone.dataset.sessions import split_sessions
 from chatclone.dataset.turns import build_turns, own_messages_only
+from chatclone.privacy.pseudonyms import Pseudonymizer
 from chatclone.prompt import Identity, PromptBuilder
 from chatclone.store import Store
 
@@ -92,6 +95,43 @@ def make_samples(
     if grounder is not None:
         samples = grounder.check(samples, drops)
     return samples
+
+
+def session_chunks(
+    read: SessionReader, store: Store, me: set[str], pseudo: Pseudonymizer, size: int
+) -> Iterator[list[tuple[Session, str]]]:
+    """`read.sessions` in chunks of `size`. From a big store they are read in a second process
+    (`forked`: its own connection to the store), so that reading, turns and privacy run beside
+    the sample making here; `read`'s counts and drops and `pseudo`'s mapping and counts are as if
+    read here once the last chunk is out."""
+    if not forked.available() or store.count() < FORK_MESSAGES:
+        yield from chunked(read.sessions(store, me, pseudo.clean), size)
+        return
+    before = Counter(read.drops.counts)
+
+    def produce(_notify: Callable[[Any], None]) -> Iterator[list[tuple[Session, str]]]:
+        with Store(store.path) as own:  # never a connection opened before the fork
+            yield from chunked(read.sessions(own, me, pseudo.clean), FORKED_CHUNK)
+
+    def finish() -> tuple[Any, ...]:
+        dropped = read.drops.counts - before
+        return read.count, read.turns, read.sources, dropped, pseudo.mapping, pseudo.counts
+
+    count, turns, sources, dropped, mapping, counts = yield from forked.stream(
+        produce, finish, str(store.path)
+    )
+    read.count, read.turns, read.sources = count, turns, sources
+    read.drops.counts.update(dropped)
+    pseudo.mapping.clear()
+    pseudo.mapping.update(mapping)
+    pseudo.counts.clear()
+    pseudo.counts.update(counts)
+
+
+# From a store of this many messages sessions are read in a second process; below, a fork costs
+# more than it saves.
+FORK_MESSAGES = 20_000
+FORKED_CHUNK = 100  # sessions per message from the reader: small, so that both sides start soon
 
 
 def chunked(items: Iterator[tuple[Session, str]], size: int) -> Iterator[list[tuple[Session, str]]]:
