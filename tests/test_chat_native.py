@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chatclone.chat import merged, native
-from chatclone.chat.generation import GenerationSettings
+from chatclone.chat.generation import GenerationSettings, GeneratorSpec
 from chatclone.chat.local import LocalGenerator, NativeGenerator
 from chatclone.chat.native_model import NativeLlama, read_config
 from chatclone.prompt import ChatMessage
@@ -329,6 +329,17 @@ def test_batches_go_to_transformers(pair: tuple[LocalGenerator, NativeGenerator]
     hf, fast = pair
     assert fast.generate_batch(PROMPTS, GREEDY) == hf.generate_batch(PROMPTS, GREEDY)
     assert fast._batched is not None and not isinstance(fast._batched, NativeGenerator)
+
+
+def test_eval_loads_a_run_on_transformers(
+    pair: tuple[LocalGenerator, NativeGenerator], run_dir: Path, tiny: str
+) -> None:
+    """Eval batches its prompts and scores the held-out replies with the model itself: its spec
+    asks for transformers even where the merge is cached (a chat's does not)."""
+    assert isinstance(LocalGenerator.from_spec(GeneratorSpec(tiny, run_dir)), NativeGenerator)
+    for_eval = LocalGenerator.from_spec(GeneratorSpec(tiny, run_dir, batches=True))
+    assert not isinstance(for_eval, NativeGenerator)
+    assert hasattr(for_eval.tokenizer, "apply_chat_template") and hasattr(for_eval.model, "config")
 
 
 def test_the_environment_can_turn_it_off(

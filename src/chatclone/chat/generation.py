@@ -60,11 +60,13 @@ class ReplyCounts:
 class GeneratorSpec:
     """What a generator factory needs: the model (local: the base; openai: the model id), the
     run folder of a local run, and the context budget in tokens (the dataset's
-    `max_context_tokens`)."""
+    `max_context_tokens`). `batches`: the caller generates in batches and scores with the model
+    (eval), so a local run loads on transformers, not the one-reply-at-a-time native path."""
 
     model: str
     run_dir: Path | None = None
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    batches: bool = False
 
 
 def fit_messages(

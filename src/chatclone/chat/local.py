@@ -65,6 +65,8 @@ class LocalGenerator:
     def from_spec(cls, spec: GeneratorSpec) -> LocalGenerator:
         if spec.run_dir is None:  # the base model alone (`chatclone eval --base`)
             return cls.load_base(spec.model, spec.context_tokens)
+        if spec.batches:  # eval: batches and the held-out loss need transformers' model
+            return cls.load_transformers(spec.run_dir, spec.model, spec.context_tokens)
         return cls.load(spec.run_dir, spec.model, spec.context_tokens)
 
     @classmethod

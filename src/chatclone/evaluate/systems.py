@@ -41,7 +41,8 @@ class System:
 
     def spec(self, context_tokens: int) -> GeneratorSpec:
         assert self.model is not None  # generating systems always have one
-        return GeneratorSpec(self.model.removeprefix(OPENAI_PREFIX), self.run_dir, context_tokens)
+        model = self.model.removeprefix(OPENAI_PREFIX)
+        return GeneratorSpec(model, self.run_dir, context_tokens, batches=True)
 
     def describe(self) -> str:
         if self.kind == REAL:
