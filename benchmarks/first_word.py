@@ -106,16 +106,18 @@ def main() -> None:
         print(f"workspace {workspace}, {args.runs} cold runs per side, {args.turns} warm turns")
         cold(workspace, after, WARMUP)  # makes the merged-model cache (untimed)
         colds: dict[str, list[float]] = {name: [] for name in sides}
+        peaks: dict[str, float] = dict.fromkeys(sides, 0.0)
         steps: list[dict[str, float]] = []
         for i in range(args.runs):
             for name, side in sides.items():
                 seconds, marks = cold(workspace, side, MESSAGES[i % len(MESSAGES)])
                 colds[name].append(seconds)
+                peaks[name] = max(peaks[name], marks.pop("peak_mib"))
                 if marks and side is after:
                     steps.append(marks)
         imports = {name: import_share(workspace, side) for name, side in sides.items()}
         warms = {name: warm(workspace, side, args.turns) for name, side in sides.items()}
-    report(sides, colds, imports, warms, steps)
+    report(sides, colds, imports, warms, steps, peaks)
 
 
 # What this work changed: the baseline has these as they were at --base-rev, and everything else
@@ -170,10 +172,14 @@ def cold(workspace: Path, side: Side, text: str) -> tuple[float, dict[str, float
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
     seconds = time.time() - start
-    _out, err = proc.communicate()
+    proc.stdout.read()
+    err = proc.stderr.read()  # (a few lines: no pipe fills while the other is read)
+    # Waited for here, not by communicate(), to have the process's own peak RSS.
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     said = err.decode(errors="replace")
     if proc.returncode or "No memory" in said:  # both sides must answer with memory on
         sys.exit(f"chat --once failed or ran without memory ({side}):\n{said[-2000:]}")
@@ -182,6 +188,7 @@ def cold(workspace: Path, side: Side, text: str) -> tuple[float, dict[str, float
         if line.startswith(TIMINGS):
             raw = json.loads(line[len(TIMINGS) :])
             marks = {k: (v if k == "cpu_s" else v - start) for k, v in raw.items()}
+    marks["peak_mib"] = usage.ru_maxrss / 1024  # (KiB on Linux)
     return seconds, marks
 
 
@@ -217,6 +224,7 @@ def report(
     imports: dict[str, tuple[float, float]],
     warms: dict[str, list[float]],
     steps: list[dict[str, float]],
+    peaks: dict[str, float],
 ) -> None:
     before, after = list(sides)
     print()
@@ -230,6 +238,9 @@ def report(
     (ib, tb), (ia, ta) = imports[before], imports[after]
     print(f"| importing, in a -X importtime run | {ib:.2f} s of {tb:.2f} s ({ib / tb:.0%}) "
           f"| {ia:.2f} s of {ta:.2f} s ({ia / ta:.0%}) | {ib / ia:.2f}× |")  # fmt: skip
+    pb, pa = peaks[before], peaks[after]
+    print(f"| peak memory of a cold process (largest run) | {pb:.0f} MiB | {pa:.0f} MiB "
+          f"| {pb / pa:.2f}× |")  # fmt: skip
     print()
     print("cold runs:", {k: [round(x, 2) for x in v] for k, v in colds.items()})
     print("warm turns:", {k: [round(x, 2) for x in v] for k, v in warms.items()})
