@@ -24,6 +24,12 @@ class Kind(StrEnum):
     CONTACT = "contact"  # a shared contact card
 
 
+# A kind's plain text and back, by dict: rows store (and bind) the text, and the enum's own
+# constructor is slow in loops that run per message.
+KIND_TEXT: dict[Kind, str] = {k: k.value for k in Kind}
+KIND_OF: dict[str, Kind] = {k.value: k for k in Kind}
+
+
 @dataclass(slots=True)
 class Message:
     """One message as written in an export.

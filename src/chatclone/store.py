@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.errors import WorkspaceError
-from chatclone.messages import PLAIN_ROW, Kind, Message, RowBatch
+from chatclone.messages import KIND_OF, PLAIN_ROW, Message, RowBatch
 from chatclone.migrations import MIGRATIONS
 from chatclone.rows import keyed, keyed_values, message_rows
 
@@ -48,9 +48,6 @@ def _insert_rows(n: int, plain: bool, import_id: int) -> str:
         .split(" VALUES ")
     )
     return f"{head} VALUES {', '.join([values] * n)}"
-
-
-_KINDS = {k.value: k for k in Kind}
 
 
 @dataclass
@@ -343,24 +340,12 @@ class Store:
                 return
             sql += f" WHERE m.chat_id IN ({', '.join('?' * len(params))})"
         sql += " ORDER BY m.ts, m.id"
-        kinds = _KINDS
-        for row in self.db.execute(sql, params):
+        kinds = KIND_OF
+        for row in self.db.execute(sql, params):  # (`_COLUMNS` is in `Message`'s order)
             yield Message(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                kinds[row[5]],
-                row[6],
-                bool(row[7]),
-                row[8],
-                row[9],
-                row[10],
-                row[11],
-                row[12],
-                row[13],
-            )  # fmt: skip (the order of `_COLUMNS`, which is `Message`'s)
+                row[0], row[1], row[2], row[3], row[4], kinds[row[5]], row[6], bool(row[7]),
+                row[8], row[9], row[10], row[11], row[12], row[13],
+            )  # fmt: skip
 
 
 def _now() -> str:

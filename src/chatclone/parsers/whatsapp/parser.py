@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from chatclone.errors import InputError
-from chatclone.messages import Kind, Message, RowBatch, chat_id_for
+from chatclone.messages import KIND_OF, KIND_TEXT, Kind, Message, RowBatch, chat_id_for
 from chatclone.parsers.base import ParseReport, Source, head_text, iter_text_blocks, sniff_encoding
 from chatclone.parsers.whatsapp import markers
 from chatclone.parsers.whatsapp.classify import BIDI, classify_text, is_plain, is_unknown
@@ -39,6 +39,7 @@ from chatclone.parsers.whatsapp.layouts import (
     match_header,
 )
 from chatclone.parsers.whatsapp.survey import PLAIN_ANDROID, Survey
+from chatclone.rows import BATCH
 
 SNIFF_LINES = 200
 # "report.pdf • 3 pages", "verslag.pdf • \u200e3 pagina's", "見積書.pdf • \u200eページ数: 2"
@@ -82,7 +83,7 @@ class WhatsAppParser:
         batch: list[tuple[Any, ...]] = []
         for row in reader.rows(iter_text_blocks(source, encoding, report.progress)):
             batch.append(row)
-            if len(batch) >= ROW_BATCH:
+            if len(batch) >= BATCH:
                 yield chats, batch
                 chats, batch = [], []
         _check_read(source, report)
@@ -187,7 +188,7 @@ class _Reader:
 
     def read(self, blocks: Iterator[str]) -> Iterator[Message]:
         """`rows` as messages."""
-        chat, file, kinds = self.chat, self.file, _KINDS
+        chat, file, kinds = self.chat, self.file, KIND_OF
         for chat_id, ts, sender, kind, text, edited, attachment, lineno in self.rows(blocks):
             yield Message(
                 chat, chat_id, "whatsapp", ts, sender, kinds[kind], text, edited, None, None,
@@ -356,7 +357,7 @@ class _Reader:
             kind, body = Kind.MEDIA, ""
         elif kind is _MEDIA and attachment is None and not body and is_unknown(text):
             self._unknown_placeholder(lineno, text)
-        return (self.chat_id, ts, sender, _KIND_TEXT[kind], body, edited, attachment, lineno)
+        return (self.chat_id, ts, sender, KIND_TEXT[kind], body, edited, attachment, lineno)
 
     def _unknown_placeholder(self, lineno: int, text: str) -> None:
         """Count a `<…>` message in a language without known markers in one note, kept current:
@@ -392,7 +393,4 @@ class _Reader:
 
 # Enum attribute lookups are slow in a loop that runs per message.
 _MEDIA, _TEXT = Kind.MEDIA, Kind.TEXT
-_KIND_TEXT = {k: k.value for k in Kind}  # rows hold the plain text of a kind
-_KINDS = {k.value: k for k in Kind}
 _GROUPS = ("date", "time", "ampm", "rest")  # of every layout's header pattern
-ROW_BATCH = 5000
