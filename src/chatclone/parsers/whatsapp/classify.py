@@ -96,12 +96,12 @@ def is_plain(text: str) -> bool:
 
 
 def _plain_edges(text: str) -> bool:
-    edges = (text[0], text[1], text[-2], text[-1])
-    for c in edges:
-        if c not in _EDGES:
-            _EDGES[c] = _edge(c)
-    inner = (text[1] == " " or _EDGES[text[1]], text[-2] == " " or _EDGES[text[-2]])
-    return bool(_EDGES[text[0]] and _EDGES[text[-1]] and all(inner)) and is_plain(text)
+    """`is_plain` once the edge characters it had not seen are known; False when none was new
+    (an edge that normalizing could change)."""
+    new = [c for c in (text[0], text[1], text[-2], text[-1]) if c not in _EDGES]
+    for c in new:
+        _EDGES[c] = _edge(c)
+    return bool(new) and is_plain(text)
 
 
 def _edge(c: str) -> str:
@@ -163,7 +163,7 @@ def _normalized(text: str) -> str:
 
 # What `is_plain` knows: every marker is short, and how each kind of marker starts or ends.
 _MARKER_SPAN = 120  # `classify` looks for whole-text markers only in texts this long or shorter
-_STRIPPED = ".。\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
+_STRIPPED = ".。" + markers.BIDI_MARKS + "\u061c\ufeff"  # full stops, marks normalizing drops
 _EDGES: dict[str, str] = {}  # per character seen at an edge: `_edge`
 
 # Enum attribute lookups are slow in a loop that runs per message.

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import re
 
-_BIDI = str.maketrans("", "", "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_MARKS = (
+    "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # `normalize` drops them
+)
+_BIDI = str.maketrans("", "", BIDI_MARKS)
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
