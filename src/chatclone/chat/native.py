@@ -48,9 +48,6 @@ HARMLESS_KEYS = frozenset(
         "max_new_tokens",
     }
 )
-# Makes a template end with the assistant's opening, as `add_generation_prompt=True` does
-# (fast_tokens renders templates for counting, without it).
-_GENERATION_PROMPT = "{% set add_generation_prompt = true %}"
 NEG_INF = float("-inf")  # what transformers' top-k and top-p put on the tokens they remove
 
 
@@ -90,14 +87,10 @@ class NativeTokenizer:
     def load(cls, folder: Path) -> NativeTokenizer | None:
         """The tokenizer saved in `folder`, or None when it lacks tokenizer.json or a chat
         template (transformers then loads it)."""
-        config = fast_tokens._config(folder)
-        template = fast_tokens._template(folder, config)
-        counter = fast_tokens.counter_in(folder, folder.name)
-        if template is None or counter is None:
+        saved = fast_tokens.saved_tokenizer(folder, generation_prompt=True)
+        if saved is None or saved.render is None:
             return None
-        special = {k: fast_tokens._token_text(config.get(k)) for k in fast_tokens._SPECIAL}
-        render = fast_tokens._renderer(_GENERATION_PROMPT + template, special)
-        return None if render is None else cls(counter.tokenizer, render, special)
+        return cls(saved.tokenizer, saved.render, saved.special)
 
     def _id(self, token: str | None) -> int | None:
         return None if token is None else self.convert_tokens_to_ids(token)

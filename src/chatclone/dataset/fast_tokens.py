@@ -32,6 +32,25 @@ _SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cl
 def counter_in(folder: Path, name: str) -> FastCounter | None:
     """A counter for the tokenizer saved in `folder`, or None when it lacks `tokenizer.json` or
     the `tokenizers`/jinja2 packages are missing."""
+    saved = saved_tokenizer(folder)
+    return None if saved is None else FastCounter(name, saved.tokenizer, saved.render)
+
+
+@dataclass(frozen=True)
+class SavedTokenizer:
+    """A model folder's `tokenizer.json` (a `tokenizers.Tokenizer`), its chat template compiled
+    (None where it has none) and the special tokens the template may name."""
+
+    tokenizer: Any
+    render: Callable[[list[dict[str, str]]], str] | None
+    special: dict[str, str | None]
+
+
+def saved_tokenizer(folder: Path, generation_prompt: bool = False) -> SavedTokenizer | None:
+    """The tokenizer saved in `folder`, its template rendering as transformers' does (with
+    `generation_prompt`, ending with the assistant's opening, as `add_generation_prompt=True`);
+    None when it lacks `tokenizer.json`, the template does not compile, or `tokenizers`/jinja2
+    are missing."""
     if not (folder / "tokenizer.json").is_file():
         return None
     try:
@@ -40,16 +59,17 @@ def counter_in(folder: Path, name: str) -> FastCounter | None:
         return None
     config = _config(folder)
     template = _template(folder, config)
+    special = {k: _token_text(config.get(k)) for k in _SPECIAL}
     render = None
     if template is not None:
-        render = _renderer(template, {k: _token_text(config.get(k)) for k in _SPECIAL})
+        render = _renderer(template, special, generation_prompt)
         if render is None:
             return None
     try:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     except Exception:  # a damaged file: the transformers path reports (or repairs) it
         return None
-    return FastCounter(name, tokenizer, render)
+    return SavedTokenizer(tokenizer, render, special)
 
 
 class TemplateCount:
@@ -150,7 +170,7 @@ def _token_text(value: object) -> str | None:
 
 
 def _renderer(
-    template: str, special: dict[str, str | None]
+    template: str, special: dict[str, str | None], generation_prompt: bool = False
 ) -> Callable[[list[dict[str, str]]], str] | None:
     """The template compiled as transformers compiles it (sandboxed, trim_blocks, lstrip_blocks,
     loop controls, its `tojson`, `raise_exception` and `strftime_now`)."""
@@ -188,7 +208,7 @@ def _renderer(
     tokens = {k: v for k, v in special.items() if v is not None}
 
     def render(messages: list[dict[str, str]]) -> str:
-        return compiled.render(messages=messages, add_generation_prompt=False, **tokens)
+        return compiled.render(messages=messages, add_generation_prompt=generation_prompt, **tokens)
 
     return render
 
