@@ -71,6 +71,21 @@ def load_tokenizer(model: str, *, reuse: bool = True) -> Any:
     return _load(model, cache_dir())
 
 
+def tokenizer_dir(model: str) -> Path | None:
+    """The folder holding `model`'s tokenizer files on this machine, for readers that do without
+    transformers: the default's converted copy in the cache (once `load_tokenizer` has made it),
+    or a local folder itself; None for a Hugging Face id."""
+    if model == DEFAULT_MODEL:
+        folder = _default_tokenizer_dir(cache_dir())
+        return folder if (folder / "tokenizer_config.json").is_file() else None
+    path = Path(model).expanduser()
+    return path if path.is_dir() else None
+
+
+def _default_tokenizer_dir(cache: Path) -> Path:
+    return cache / "tokenizers" / DEFAULT_TOKENIZER_DIR
+
+
 @lru_cache(maxsize=4)
 def _load_reused(model: str, cache: Path) -> Any:
     return _load(model, cache)
@@ -78,7 +93,7 @@ def _load_reused(model: str, cache: Path) -> Any:
 
 def _load(model: str, cache: Path) -> Any:
     if model == DEFAULT_MODEL:
-        return _load_default(cache / "tokenizers" / DEFAULT_TOKENIZER_DIR)
+        return _load_default(_default_tokenizer_dir(cache))
     path = Path(model).expanduser()
     try:
         if path.is_file() and path.suffix == ".gguf":

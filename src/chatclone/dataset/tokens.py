@@ -15,11 +15,10 @@ What OpenAI would charge for the tokens is `chatclone.openai.pricing`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from chatclone.dataset.fast_tokens import Messages, TemplateCount, counter_in, plain_messages
-from chatclone.models import DEFAULT_MODEL, DEFAULT_TOKENIZER_DIR, cache_dir, load_tokenizer
+from chatclone.models import DEFAULT_MODEL, load_tokenizer, tokenizer_dir
 from chatclone.openai.tokens import is_openai_model, openai_counter
 
 BATCH = 1000  # messages per call to a fast tokenizer when counting many
@@ -47,9 +46,7 @@ def counter_for(model: str) -> TokenCounter:
     label = "SmolLM2-135M-Instruct (default)" if model == DEFAULT_MODEL else model
     # The tokenizer's own files, read without transformers, when they are on disk: the default
     # model's once converted into the cache (the first load below does it), or a local folder.
-    saved = cache_dir() / "tokenizers" / DEFAULT_TOKENIZER_DIR if model == DEFAULT_MODEL else None
-    if saved is None and Path(model).expanduser().is_dir():
-        saved = Path(model).expanduser()
+    saved = tokenizer_dir(model)
     fast = counter_in(saved, label) if saved is not None else None
     if fast is not None:
         return fast

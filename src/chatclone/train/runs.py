@@ -164,24 +164,22 @@ def load_adapter_model(run_dir: Path, base: str, dtype: Any) -> Any:
 
 def run_tokenizer_dir(run_dir: Path, base: str) -> Path | None:
     """The folder `load_run_tokenizer` reads: the run's saved tokenizer, else the base's folder
-    (for "default", its converted copy in the cache); None for a Hugging Face id or a default
-    not yet converted."""
-    saved = run_dir / TOKENIZER_DIR
-    if (saved / "tokenizer_config.json").is_file():
-        return saved
-    if base == models.DEFAULT_MODEL:
-        cached = models.cache_dir() / "tokenizers" / models.DEFAULT_TOKENIZER_DIR
-        return cached if (cached / "tokenizer_config.json").is_file() else None
-    path = Path(base).expanduser()
-    return path if path.is_dir() else None
+    (`models.tokenizer_dir`); None for a Hugging Face id or a default not yet converted."""
+    saved = _saved_tokenizer_dir(run_dir)
+    return saved if saved is not None else models.tokenizer_dir(base)
 
 
 def load_run_tokenizer(run_dir: Path, base: str) -> Any:
     """The tokenizer saved with the run (its chat template is the one trained on), else the base's."""
-    saved = run_dir / TOKENIZER_DIR
-    if (saved / "tokenizer_config.json").is_file():
+    saved = _saved_tokenizer_dir(run_dir)
+    if saved is not None:
         return models.load_tokenizer(str(saved), reuse=False)
     return models.load_tokenizer(base)
+
+
+def _saved_tokenizer_dir(run_dir: Path) -> Path | None:
+    saved = run_dir / TOKENIZER_DIR
+    return saved if (saved / "tokenizer_config.json").is_file() else None
 
 
 def dataset_sha256(dataset_dir: Path) -> str:
