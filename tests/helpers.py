@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -77,3 +78,19 @@ def snapshot(db: Path) -> list[tuple[Any, ...]]:
         return rows
     finally:
         con.close()
+
+
+def forks(monkeypatch: Any) -> list[int]:
+    """The pids of the children this process forks from now on (`os.fork` spied on through
+    pytest's `monkeypatch`; other tests' processes, such as a browser, may be its children too)."""
+    children: list[int] = []
+    real = os.fork
+
+    def fork() -> int:
+        pid = real()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return children

@@ -5,7 +5,6 @@ bytes, `chronological_split`'s split and `validate_openai`'s problems."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import sys
@@ -23,7 +22,7 @@ from chatclone.dataset.spool import SampleSpool, write_split
 from chatclone.openai.tokens import ApproximateCounter
 from chatclone.prompt import ASSISTANT, USER
 
-from helpers import SAMPLE, cli
+from helpers import SAMPLE, cli, forks
 
 FILES = ("train.jsonl", "valid.jsonl", VALID_META_FILE, "train.sharegpt.json", "dataset_info.json")
 
@@ -88,16 +87,7 @@ def test_sessions_read_in_a_second_process_build_the_same(
     monkeypatch.setenv(forked.ENV_VAR, "0")
     here = _build(here_ws, "d")
     monkeypatch.setenv(forked.ENV_VAR, "1")
-    children: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
+    children = forks(monkeypatch)
     there = _build(forked_ws, "d")
     assert len(children) == 1
     assert _comparable(there) == _comparable(here)

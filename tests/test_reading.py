@@ -25,6 +25,8 @@ from chatclone.parsers.base import ParseReport, Source
 from chatclone.parsers.sources import Found, discover
 from chatclone.workspace import Workspace
 
+from helpers import forks
+
 FIXTURES = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads in a child only on Linux")
 
@@ -128,22 +130,6 @@ def test_stopping_early_ends_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
     rows.close()  # the caller failed: the child is killed and reaped
     with pytest.raises(ChildProcessError):
         os.waitpid(children[0], os.WNOHANG)
-
-
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The pids of the children `reading` forks from now on (other tests' processes, such as a
-    browser, may be this process's children too)."""
-    children: list[int] = []
-    real = os.fork
-
-    def fork() -> int:
-        pid = real()
-        if pid:
-            children.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    return children
 
 
 def test_ingest_with_a_child_stores_the_same(
