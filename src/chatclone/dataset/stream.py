@@ -101,9 +101,9 @@ def session_chunks(
     read: SessionReader, store: Store, me: set[str], pseudo: Pseudonymizer, size: int
 ) -> Iterator[list[tuple[Session, str]]]:
     """`read.sessions` in chunks of `size`. From a big store they are read in a second process
-    (`forked`: its own connection to the store), so that reading, turns and privacy run beside
-    the sample making here; `read`'s counts and drops and `pseudo`'s mapping and counts are as if
-    read here once the last chunk is out."""
+    (`forked`: its own connection to the store) and come in chunks of `FORKED_CHUNK`, so that
+    reading, turns and privacy run beside the sample making here; `read`'s counts and drops and
+    `pseudo`'s mapping and counts are as if read here once the last chunk is out."""
     if not forked.available() or store.count() < FORK_MESSAGES:
         yield from chunked(read.sessions(store, me, pseudo.clean), size)
         return
