@@ -142,7 +142,11 @@ def nothing_readable(
 
 
 class Parser(Protocol):
-    """A messenger's export format."""
+    """A messenger's export format.
+
+    A parser may also offer `parse_rows(source, report)`, the same messages as the store's row
+    batches (`messages.RowBatch`): `ingest` then uses it and skips making a `Message` per message
+    (WhatsApp's parser does; `reading._rows`)."""
 
     name: str  # short id, e.g. "whatsapp"
     description: str  # one line for `--help` and errors
